@@ -1,0 +1,1 @@
+//! sheetbridge: keeps Postgres tables and spreadsheets in agreement.
