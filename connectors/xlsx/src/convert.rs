@@ -72,31 +72,48 @@ pub(crate) fn cell_to_value(ty: &ColumnType, raw: Raw<'_>, epoch: SerialEpoch) -
     Ok(canonical(ty, v))
 }
 
-/// Excel and LibreOffice write serials with at most 15 significant digits,
-/// so a time of day read from them can be off by up to half a unit of the
-/// last digit (about 4 µs in this century: LibreOffice writes 13:45:30 as
-/// 45306.5732638889, which is 13:45:30.000001). Such a serial is snapped to
-/// the whole second, or else the whole millisecond, within that error.
-/// Serials with more digits (sheetbridge writes exact ones) are kept as they
-/// are.
+/// Excel and LibreOffice write serials with 15 significant digits, openpyxl
+/// with 16, after float arithmetic of their own; so a time of day read from
+/// them can be off by a few microseconds (LibreOffice writes 13:45:30 as
+/// 45306.5732638889, which is 13:45:30.000001). A serial of 15 or 16 digits
+/// is snapped to the whole second, or else the whole millisecond, when it is
+/// that close: within half a unit of its last digit, and at least 1 µs.
+/// Serials with 17 digits (sheetbridge writes exact ones) and short ones (a
+/// typed `45306.123` is exactly 02:57:07.2) are taken as they are. The writer
+/// checks every serial it writes reads back exactly, so this never changes a
+/// value sheetbridge wrote.
 fn snap_serial(f: f64) -> f64 {
-    if !f.is_finite() || f <= 0.0 || !has_at_most_15_digits(f) {
+    if !f.is_finite() || f <= 0.0 {
         return f;
     }
-    let half_unit_us = 0.5 * 10f64.powf(f.log10().floor() - 14.0) * US_PER_DAY;
-    if half_unit_us < 0.5 {
-        // Rounding to the microsecond already absorbs the error.
+    let Some((digits, exponent)) = significant_digits(f) else { return f };
+    if !(15..=16).contains(&digits) {
         return f;
     }
+    let tolerance_us = (0.5 * 10f64.powi(exponent - (digits as i32 - 1)) * US_PER_DAY).max(1.0);
     let days = f.floor();
     let us = (f - days) * US_PER_DAY;
     for unit in [1_000_000.0, 1_000.0] {
         let snapped = (us / unit).round() * unit;
-        if (us - snapped).abs() <= half_unit_us {
+        if (us - snapped).abs() <= tolerance_us {
             return days + snapped / US_PER_DAY;
         }
     }
     f
+}
+
+/// The number of significant digits of `f`'s shortest decimal form, and its
+/// decimal exponent (`45306.57` → (7, 4)).
+fn significant_digits(f: f64) -> Option<(u32, i32)> {
+    use std::io::Write as _;
+    let mut buf = [0u8; 40];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    write!(cursor, "{f:e}").ok()?;
+    let len = cursor.position() as usize;
+    let text = std::str::from_utf8(&buf[..len]).ok()?;
+    let (mantissa, exponent) = text.split_once('e')?;
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit).count() as u32;
+    Some((digits, exponent.parse().ok()?))
 }
 
 /// `f` to the 15 significant digits Excel keeps and shows. Other programs
@@ -104,22 +121,10 @@ fn snap_serial(f: f64) -> f64 {
 /// (a formula giving 0.1 + 0.2 holds 0.30000000000000004); a numeric column takes
 /// the number the sheet shows.
 fn fifteen_digits(f: f64) -> f64 {
-    if !f.is_finite() || has_at_most_15_digits(f) {
-        return f;
+    match significant_digits(f) {
+        Some((digits, _)) if digits > 15 => format!("{f:.14e}").parse().unwrap_or(f),
+        _ => f,
     }
-    format!("{f:.14e}").parse().unwrap_or(f)
-}
-
-/// Whether `f` is the double nearest to some 15-significant-digit decimal.
-fn has_at_most_15_digits(f: f64) -> bool {
-    use std::io::Write as _;
-    let mut buf = [0u8; 40];
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    if write!(cursor, "{f:.14e}").is_err() {
-        return false;
-    }
-    let len = cursor.position() as usize;
-    std::str::from_utf8(&buf[..len]).ok().and_then(|t| t.parse::<f64>().ok()) == Some(f)
 }
 
 /// Postgres prints `numeric(p, s)` values with exactly `s` decimals.
@@ -293,6 +298,10 @@ mod tests {
         };
         // As LibreOffice writes 2024-01-15 13:45:30.
         assert_eq!(ts(45306.5732638889), Ok(at(13, 45, 30, 0)));
+        // As openpyxl writes 2024-01-15 06:30 (in the 1900 system).
+        assert_eq!(ts(45306.27083333334), Ok(at(6, 30, 0, 0)));
+        // A short serial is exact as typed.
+        assert_eq!(ts(45306.123), Ok(at(2, 57, 7, 200_000)));
         // Exact serials of microsecond timestamps are kept.
         let exact = at(13, 45, 30, 1);
         match value_to_cell(&ColumnType::Timestamp, &exact, E) {

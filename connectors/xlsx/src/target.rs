@@ -210,6 +210,9 @@ impl XlsxWriter {
                 .max(col.name.chars().count() + 2);
                 columns.push(ColumnPlan { ty: col.ty.clone(), shape, ms_format, width });
             }
+            // The empty string is written as the formula `=""`; its cached
+            // result must be "" too (rust_xlsxwriter's default is 0).
+            ws.set_formula_result_default("");
             ws.set_freeze_panes(1, 0).map_err(|e| error::writer(path, "freeze the header", e))?;
         }
 
