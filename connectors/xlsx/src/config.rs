@@ -16,11 +16,21 @@ pub struct WriteOptions {
     /// The date system of the workbook written. Only
     /// [`SerialEpoch::Excel1900`], Excel's default, can be written.
     pub epoch: SerialEpoch,
+    /// Deflate level of the zip container, 1 (fastest) to 9. Compression is
+    /// most of an export's time. Default 4: measured on 1M rows × 9 columns,
+    /// it writes about 30% faster than level 6 (rust_xlsxwriter's and zip's
+    /// default) for a file about 5% larger.
+    pub compression_level: u8,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { sheet: String::new(), force: false, epoch: SerialEpoch::Excel1900 }
+        WriteOptions {
+            sheet: String::new(),
+            force: false,
+            epoch: SerialEpoch::Excel1900,
+            compression_level: 4,
+        }
     }
 }
 
@@ -30,6 +40,12 @@ impl WriteOptions {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 format!("workbooks can only be written in Excel's 1900 date system, not {:?}", self.epoch),
+            ));
+        }
+        if !(1..=9).contains(&self.compression_level) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("the compression level must be 1 to 9, not {}", self.compression_level),
             ));
         }
         Ok(())

@@ -167,6 +167,7 @@ impl XlsxWriter {
 
         let formats = Formats::new();
         let mut workbook = Workbook::new();
+        workbook.set_zip_compression_level(options.compression_level);
         let bold = Format::new().set_bold();
         let mut columns = Vec::with_capacity(ncols);
         {
@@ -186,7 +187,7 @@ impl XlsxWriter {
                     (ColumnType::Numeric { scale: Some(s), .. }, _) if *s > 0 => {
                         Some(Format::new().set_num_format(format!("0.{}", "0".repeat(*s as usize))))
                     }
-                    (ColumnType::Numeric { scale: Some(0), .. } | ColumnType::Int64, _) => {
+                    (ColumnType::Numeric { scale: Some(0), .. }, _) => {
                         Some(Format::new().set_num_format("0"))
                     }
                     _ => None,
