@@ -1,0 +1,179 @@
+//! The command line: what each command takes, with examples in `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keeps Postgres tables and spreadsheets in agreement.
+#[derive(Debug, Parser)]
+#[command(name = "sheetbridge", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log detail: error, warn, info, debug or trace (logs go to stderr).
+    #[arg(long, global = true, env = "SHEETBRIDGE_LOG", default_value = "warn")]
+    pub log: String,
+}
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (or a dry run that found nothing wrong)
+  1  failure: the database, the file or the system gave an error
+  2  usage: a flag or argument is wrong
+  3  bad input: cells, columns or keys of the input are wrong; nothing was written
+  4  conflict: a row changed while the command ran; nothing was overwritten
+  5  needs confirmation: the plan deletes more rows than allowed; rerun with --yes
+  6  locked: the workbook is open in Excel or LibreOffice; close it or use --force
+  7  cannot connect or not authorized";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a table (or a query's result) to a workbook sheet.
+    #[command(after_help = "\
+Examples:
+  sheetbridge export --db postgres://app@db/shop --table orders --to orders.xlsx
+  sheetbridge export --table sales.orders --to q3.xlsx --sheet Q3 \\
+      --columns id,customer,amount --where \"ordered_at >= '2024-07-01'\"
+  sheetbridge export --query 'SELECT customer, sum(amount) FROM orders GROUP BY 1' --to totals.xlsx
+
+Without --db the usual PG* environment variables are used (PGHOST, PGUSER, PGDATABASE, ...).")]
+    Export(ExportArgs),
+
+    /// Apply a workbook sheet to a table: insert, update, or mirror its rows.
+    #[command(after_help = "\
+Examples:
+  sheetbridge import --db postgres://app@db/shop --from orders.xlsx --table orders --dry-run
+  sheetbridge import --from orders.xlsx --sheet Orders --table orders --mode upsert
+  sheetbridge import --from prices.xlsx --table prices --key sku,region --mode mirror --yes
+  sheetbridge import --from new.xlsx --table orders --mode insert --json
+
+Rows are matched by the table's primary key (or --key). Columns are matched by
+header name, in any order; table columns missing from the sheet keep their values.
+Nothing is written when any cell is bad: every bad cell is listed.")]
+    Import(ImportArgs),
+
+    /// Run the whole loop on a throwaway local Postgres: export, edit, import.
+    #[command(after_help = "\
+Examples:
+  sheetbridge demo
+  sheetbridge demo --keep ./demo-out
+
+Starts a private PostgreSQL from the system's binaries (as the `postgres` user when run
+as root), loads examples/demo/schema.sql, exports `shop.orders` to a workbook, edits it the
+way a colleague would, shows the dry-run plan, applies it, and cleans up.")]
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// Postgres connection URL (postgres://user@host:port/db?sslmode=require).
+    /// Defaults to the PG* environment variables. The password is never printed.
+    #[arg(long, env = "SHEETBRIDGE_DB", hide_env_values = true)]
+    pub db: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// The table or view to export: `name` or `schema.name`.
+    #[arg(long, required_unless_present = "query", conflicts_with = "query")]
+    pub table: Option<String>,
+
+    /// Export the result of a query instead of a table (run read-only).
+    #[arg(long)]
+    pub query: Option<String>,
+
+    /// The workbook to write (.xlsx). It is replaced atomically.
+    #[arg(long)]
+    pub to: PathBuf,
+
+    /// Sheet name (default: the table's name, or `query`).
+    #[arg(long)]
+    pub sheet: Option<String>,
+
+    /// Only these columns, in this order (comma-separated).
+    #[arg(long, value_delimiter = ',', conflicts_with = "query")]
+    pub columns: Vec<String>,
+
+    /// Only rows matching this SQL predicate.
+    #[arg(long = "where", conflicts_with = "query")]
+    pub filter: Option<String>,
+
+    /// Write even if the workbook looks open in Excel or LibreOffice.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print a machine-readable summary (JSON) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Insert new rows, update changed ones.
+    Upsert,
+    /// Insert every row; a key that exists already is an error.
+    Insert,
+    /// Make the table equal to the sheet: upsert, and delete rows absent from the sheet.
+    Mirror,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// The workbook to read (.xlsx).
+    #[arg(long)]
+    pub from: PathBuf,
+
+    /// Sheet to read (default: the first sheet).
+    #[arg(long)]
+    pub sheet: Option<String>,
+
+    /// The table to write: `name` or `schema.name`.
+    #[arg(long)]
+    pub table: String,
+
+    /// How rows are applied.
+    #[arg(long, value_enum, default_value_t = Mode::Upsert)]
+    pub mode: Mode,
+
+    /// Match rows by these columns instead of the primary key (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub key: Vec<String>,
+
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Allow a plan that deletes more than --max-deletes rows.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Deletes allowed without --yes.
+    #[arg(long, default_value_t = 10)]
+    pub max_deletes: u64,
+
+    /// Sheet columns the table does not have are ignored instead of refused.
+    #[arg(long)]
+    pub ignore_unknown: bool,
+
+    /// How many changes the plan shows.
+    #[arg(long, default_value_t = 20)]
+    pub show: usize,
+
+    /// Print a machine-readable summary (JSON) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the workbooks in this folder instead of a temporary one.
+    #[arg(long)]
+    pub keep: Option<PathBuf>,
+}
