@@ -145,6 +145,37 @@ fn ours(path: &Path, rows: u64, level: Option<u8>) -> Duration {
     start.elapsed()
 }
 
+fn bare_read(path: &Path) -> Duration {
+    use calamine::Reader;
+    let start = Instant::now();
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(path).expect("open");
+    let mut cells = wb.worksheet_cells_reader("orders").expect("sheet");
+    let mut n = 0u64;
+    while let Some(cell) = cells.next_cell().expect("cell") {
+        if !matches!(cell.get_value(), calamine::DataRef::Empty) {
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+    start.elapsed()
+}
+
+fn ours_read(path: &Path, rows: u64) -> Duration {
+    let start = Instant::now();
+    let schema = schema();
+    let mut source = sheetbridge_xlsx::XlsxSource::open(path, None).expect("open");
+    let layout = source.layout(&schema).expect("layout");
+    let mut n = 0u64;
+    let summary = source
+        .read(&layout, &schema, |_, _| {
+            n += 1;
+            Ok(())
+        })
+        .expect("read");
+    assert_eq!((summary.rows, n), (rows, rows));
+    start.elapsed()
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -178,4 +209,19 @@ fn main() {
     line("bare rust_xlsxwriter", mb, &tb, &a);
     line("XlsxWriter (default)", mo, &to, &b);
     line("XlsxWriter (level 6)", m6, &t6, &c);
+
+    // Reading the file back: XlsxSource (every cell converted and checked)
+    // against calamine's bare cell reader.
+    let (mut rb, mut ro) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        rb.push(bare_read(&b));
+        ro.push(ours_read(&b, rows));
+    }
+    let (mrb, mro) = (median(rb.clone()), median(ro.clone()));
+    println!("read calamine cells      {:>6.2} s  {rb:.2?}", mrb.as_secs_f64());
+    println!(
+        "read XlsxSource          {:>6.2} s  {ro:.2?}  {:.3}x",
+        mro.as_secs_f64(),
+        mro.as_secs_f64() / mrb.as_secs_f64()
+    );
 }
