@@ -146,7 +146,6 @@ fn ours(path: &Path, rows: u64, level: Option<u8>) -> Duration {
 }
 
 fn bare_read(path: &Path) -> Duration {
-    use calamine::Reader;
     let start = Instant::now();
     let mut wb: calamine::Xlsx<_> = calamine::open_workbook(path).expect("open");
     let mut cells = wb.worksheet_cells_reader("orders").expect("sheet");
