@@ -68,9 +68,14 @@ way a colleague would, shows the dry-run plan, applies it, and cleans up.")]
 #[derive(Debug, Args)]
 pub struct DbArgs {
     /// Postgres connection URL (postgres://user@host:port/db?sslmode=require).
-    /// Defaults to the PG* environment variables. The password is never printed.
+    /// Without it: the config file's [database], else the PG* environment
+    /// variables. The password is never printed.
     #[arg(long, env = "SHEETBRIDGE_DB", hide_env_values = true)]
     pub db: Option<String>,
+
+    /// The config file (default: ./sheetbridge.toml when present).
+    #[arg(long, env = "SHEETBRIDGE_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod exit;
 pub mod output;
 

@@ -34,7 +34,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Code> {
     let cluster = LocalCluster::start().context("starting a local PostgreSQL for the demo")?;
     cluster.create_database("demo").await?;
     let url = cluster.url("demo");
-    let db = || DbArgs { db: Some(url.clone()) };
+    let db = || DbArgs { db: Some(url.clone()), config: None };
     let conn = super::connect(&db()).await?;
     conn.client().batch_execute(SCHEMA_SQL).await.context("loading examples/demo/schema.sql")?;
     println!("  loaded examples/demo/schema.sql: shop.customers, shop.orders, shop.open_orders");

@@ -8,12 +8,23 @@ use anyhow::Context;
 use sheetbridge_postgres::{PgConfig, PgConn};
 
 use crate::cli::DbArgs;
+use crate::config::ConfigFile;
 
-/// Connects with `--db`, or with the PG* environment variables when it is absent.
+/// Connects with `--db`, else the config file's `[database]`, else the PG*
+/// environment variables.
 pub(crate) async fn connect(db: &DbArgs) -> anyhow::Result<PgConn> {
+    let from_file = || -> anyhow::Result<Option<PgConfig>> {
+        match ConfigFile::locate(db.config.as_deref())? {
+            Some(file) => Ok(file.database(|name| std::env::var(name).ok())?),
+            None => Ok(None),
+        }
+    };
     let config = match &db.db {
         Some(url) => PgConfig::parse(url)?,
-        None => PgConfig::from_env()?,
+        None => match from_file()? {
+            Some(config) => config,
+            None => PgConfig::from_env()?,
+        },
     };
     let conn =
         sheetbridge_postgres::connect(&config).await.with_context(|| format!("connecting to {config}"))?;

@@ -106,3 +106,38 @@ fn the_demo_runs_end_to_end_and_cleans_up() {
         assert!(text.contains(expected), "the demo's output lacks {expected:?}:\n{text}");
     }
 }
+
+#[test]
+fn the_config_file_supplies_the_database_and_reports_unset_variables() {
+    let url = fresh_db();
+    crate::psql(&url, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2);");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sheetbridge.toml");
+    std::fs::write(&config, "[database]\nurl = \"${TEST_DB_URL}\"\n").unwrap();
+    let to = dir.path().join("t.xlsx");
+    let run = |with_env: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sheetbridge"));
+        cmd.args([
+            "export",
+            "--config",
+            config.to_str().unwrap(),
+            "--table",
+            "t",
+            "--to",
+            to.to_str().unwrap(),
+            "--json",
+        ]);
+        cmd.env_remove("SHEETBRIDGE_DB").env_remove("TEST_DB_URL");
+        if with_env {
+            cmd.env("TEST_DB_URL", &url);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 2") && stderr(&out).contains("${TEST_DB_URL}"), "{}", stderr(&out));
+    let out = run(true);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["rows"], 2);
+}

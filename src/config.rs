@@ -1,0 +1,277 @@
+//! `sheetbridge.toml`: where the database is (and, as sheetbridge grows,
+//! what to keep in sync).
+//!
+//! Parse, then validate (pure), then build: [`ConfigFile::parse`] reads the
+//! TOML and refuses unknown keys; [`ConfigFile::database`] interpolates
+//! `${VAR}` / `${VAR:-default}` from the environment and checks the
+//! section, naming the file and line of any problem; the connector connects.
+//! Secrets belong in the environment or a mounted secret, never in the file:
+//!
+//! ```toml
+//! [database]
+//! url = "postgres://app@db.example.com:5432/shop?sslmode=require"
+//! password = "${SHOP_DB_PASSWORD}"
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sheetbridge_core::{Error, ErrorKind};
+use sheetbridge_postgres::{PgConfig, Secret};
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The Postgres database sheetbridge reads and writes.
+    pub database: Option<DatabaseSection>,
+    #[serde(skip)]
+    path: PathBuf,
+    #[serde(skip)]
+    text: String,
+}
+
+/// `[database]`: a URL, or its parts; any value may be `${ENV_VAR}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// `postgres://user@host:port/db?sslmode=require` (a password in it is
+    /// allowed but better given by `password` from the environment).
+    pub url: Option<Spanned<String>>,
+    pub host: Option<Spanned<String>>,
+    pub port: Option<Spanned<u16>>,
+    pub user: Option<Spanned<String>>,
+    /// Usually `"${SOME_ENV_VAR}"`.
+    pub password: Option<Spanned<String>>,
+    pub dbname: Option<Spanned<String>>,
+    /// disable, prefer, require, verify-ca or verify-full.
+    pub sslmode: Option<Spanned<String>>,
+    /// A CA certificate file for verify-ca / verify-full.
+    pub sslrootcert: Option<Spanned<String>>,
+    pub application_name: Option<Spanned<String>>,
+}
+
+impl ConfigFile {
+    /// The file named by `--config`/`SHEETBRIDGE_CONFIG`, else
+    /// `./sheetbridge.toml` when there is one, else none.
+    pub fn locate(explicit: Option<&Path>) -> Result<Option<ConfigFile>, Error> {
+        match explicit {
+            Some(path) => Self::load(path).map(Some),
+            None => {
+                let default = Path::new("sheetbridge.toml");
+                if default.is_file() {
+                    Self::load(default).map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<ConfigFile, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let kind =
+                if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Other };
+            Error::new(kind, format!("cannot read the config file `{}`: {e}", path.display()))
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses `text` (read from `path`, which messages name).
+    pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, Error> {
+        let mut file: ConfigFile = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| format!(" line {}", line_of(text, s.start))).unwrap_or_default();
+            Error::new(ErrorKind::InvalidInput, format!("config `{}`{at}: {}", path.display(), e.message()))
+        })?;
+        file.path = path.to_owned();
+        file.text = text.to_owned();
+        Ok(file)
+    }
+
+    /// The database connection the file describes, with `${VAR}`s resolved
+    /// through `env`. `None` when the file has no `[database]`.
+    pub fn database(&self, env: impl Fn(&str) -> Option<String>) -> Result<Option<PgConfig>, Error> {
+        let Some(db) = &self.database else { return Ok(None) };
+        let mut problems = Vec::new();
+        let mut text = |field: &Option<Spanned<String>>, key: &str| -> Option<String> {
+            let value = field.as_ref()?;
+            match interpolate(value.get_ref(), &env) {
+                Ok(v) => Some(v),
+                Err(missing) => {
+                    problems.push(format!(
+                        "line {}: `{key}` uses ${{{missing}}}, which is not set in the environment",
+                        line_of(&self.text, value.span().start)
+                    ));
+                    None
+                }
+            }
+        };
+        let url = text(&db.url, "url");
+        let host = text(&db.host, "host");
+        let user = text(&db.user, "user");
+        let password = text(&db.password, "password");
+        let dbname = text(&db.dbname, "dbname");
+        let sslmode = text(&db.sslmode, "sslmode");
+        let sslrootcert = text(&db.sslrootcert, "sslrootcert");
+        let application_name = text(&db.application_name, "application_name");
+
+        let mut config = match &url {
+            Some(url) => match PgConfig::parse(url) {
+                Ok(c) => c,
+                Err(e) => {
+                    problems.push(format!("line {}: `url`: {}", self.line(&db.url), e.message()));
+                    PgConfig::default()
+                }
+            },
+            None => PgConfig::default(),
+        };
+        if url.is_some() {
+            for (field, key) in [(&db.host, "host"), (&db.user, "user"), (&db.dbname, "dbname")] {
+                if field.is_some() {
+                    problems
+                        .push(format!("line {}: `{key}` and `url` both say it; keep one", self.line(field)));
+                }
+            }
+        }
+        if let Some(h) = host {
+            config.host = h;
+        }
+        if let Some(p) = &db.port {
+            config.port = *p.get_ref();
+        }
+        if let Some(u) = user {
+            config.user = u;
+        }
+        if let Some(d) = dbname {
+            config.dbname = d;
+        }
+        if let Some(p) = password {
+            config.password = Some(Secret::new(p));
+        }
+        if let Some(m) = sslmode {
+            match m.parse() {
+                Ok(m) => config.sslmode = m,
+                Err(e) => problems.push(format!("line {}: {}", self.line(&db.sslmode), e.message())),
+            }
+        }
+        if let Some(c) = sslrootcert {
+            config.sslrootcert = Some(PathBuf::from(c));
+        }
+        if let Some(a) = application_name {
+            config.application_name = Some(a);
+        }
+        if url.is_none() && db.host.is_none() {
+            problems.push("`[database]` needs `url`, or `host` (with `user`, `dbname`, ...)".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(Some(config))
+        } else {
+            Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("config `{}` [database]: {}", self.path.display(), problems.join("; ")),
+            ))
+        }
+    }
+
+    fn line<T>(&self, field: &Option<Spanned<T>>) -> usize {
+        field.as_ref().map(|f| line_of(&self.text, f.span().start)).unwrap_or(0)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// Replaces `${NAME}` and `${NAME:-default}`; `$$` is a literal `$`.
+/// Returns the name of the first unset variable without a default.
+fn interpolate(text: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(stripped) = after.strip_prefix('$') {
+            out.push('$');
+            rest = stripped;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let Some(end) = body.find('}') else {
+                out.push_str(&rest[i..]);
+                return Ok(out);
+            };
+            let inner = &body[..end];
+            let (name, default) = match inner.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (inner, None),
+            };
+            match env(name).or_else(|| default.map(str::to_owned)) {
+                Some(v) => out.push_str(&v),
+                None => return Err(name.to_owned()),
+            }
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "DB_PASSWORD" => Some("s3cret".into()),
+            "DB_HOST" => Some("db.internal".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn url_and_password_from_the_environment() {
+        let f = ConfigFile::parse(
+            Path::new("sheetbridge.toml"),
+            "[database]\nurl = \"postgres://app@${DB_HOST}:6432/shop?sslmode=require\"\npassword = \"${DB_PASSWORD}\"\n",
+        )
+        .unwrap();
+        let c = f.database(env).unwrap().unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.user.as_str(), c.dbname.as_str()),
+            ("db.internal", 6432, "app", "shop")
+        );
+        assert_eq!(c.password.as_ref().map(|p| p.expose()), Some("s3cret"));
+        assert!(!format!("{c} {c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn unknown_keys_and_unset_variables_name_the_line() {
+        let e = ConfigFile::parse(
+            Path::new("x.toml"),
+            "[database]\nurl = \"postgres://a@b/c\"\nsslmod = \"require\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("x.toml` line 3") && e.to_string().contains("sslmod"), "{e}");
+        let f = ConfigFile::parse(Path::new("x.toml"), "[database]\nhost = \"h\"\npassword = \"${NOPE}\"\n")
+            .unwrap();
+        let e = f.database(env).unwrap_err();
+        assert!(e.to_string().contains("line 3") && e.to_string().contains("${NOPE}"), "{e}");
+    }
+
+    #[test]
+    fn interpolation_defaults_and_dollars() {
+        assert_eq!(interpolate("a${X:-b}c$$d", &|_: &str| None).unwrap(), "abc$d");
+        assert_eq!(interpolate("${DB_HOST}", &env).unwrap(), "db.internal");
+        assert_eq!(interpolate("${MISSING}", &env).unwrap_err(), "MISSING");
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sheetbridge.toml");
+        let file = ConfigFile::load(&path).unwrap();
+        let c = file.database(|n| (n == "SHEETBRIDGE_DB_PASSWORD").then(|| "x".to_owned())).unwrap().unwrap();
+        assert_eq!(c.dbname, "shop");
+    }
+}
