@@ -28,11 +28,19 @@ impl From<Code> for ExitCode {
 #[error("{0}")]
 pub struct NeedsConfirmation(pub String);
 
+/// The database could not be reached (or refused the credentials).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct CannotConnect(#[from] pub sheetbridge_core::Error);
+
 /// The exit code for an error chain: the first connector error in it decides.
 pub fn code_for(err: &anyhow::Error) -> Code {
     for cause in err.chain() {
         if cause.downcast_ref::<NeedsConfirmation>().is_some() {
             return Code::NeedsConfirmation;
+        }
+        if cause.downcast_ref::<CannotConnect>().is_some() {
+            return Code::Connection;
         }
         if let Some(e) = cause.downcast_ref::<sheetbridge_core::Error>() {
             return match e.kind() {
@@ -46,4 +54,41 @@ pub fn code_for(err: &anyhow::Error) -> Code {
         }
     }
     Code::Failure
+}
+
+/// The error chain as one message: each cause once, skipping a cause whose
+/// text the message already holds (connector errors quote their source).
+pub fn render(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quoted_cause_is_not_repeated() {
+        let inner = std::io::Error::other("invalid Zip archive");
+        let err = anyhow::Error::new(
+            sheetbridge_core::Error::new(
+                ErrorKind::InvalidInput,
+                "`a.xlsx` is damaged (invalid Zip archive)",
+            )
+            .with_source(inner),
+        )
+        .context("import `a.xlsx`");
+        assert_eq!(render(&err), "import `a.xlsx`: `a.xlsx` is damaged (invalid Zip archive)");
+        assert_eq!(code_for(&err), Code::BadInput);
+    }
 }

@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     match sheetbridge::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", sheetbridge::exit::render(&err));
             sheetbridge::exit::code_for(&err).into()
         }
     }

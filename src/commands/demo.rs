@@ -82,7 +82,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Code> {
     };
     step("Importing it: every mistake is listed and nothing is written");
     match super::import::import(&import(&bad, false)).await {
-        Err(e) => println!("{}", indent(&format!("{e:#}"))),
+        Err(e) => print!("{}", indent(&crate::exit::render(&e))),
         Ok(_) => anyhow::bail!("the demo's bad workbook was accepted"),
     }
 

@@ -6,7 +6,7 @@ use anyhow::Context;
 use serde::Serialize;
 use sheetbridge_core::{Error, ErrorKind, TableName, TableSchema, Value};
 use sheetbridge_postgres::import::{ImportMode, ImportPlan, PlannedAction, PlannedChange};
-use sheetbridge_xlsx::XlsxSource;
+use sheetbridge_xlsx::{ReadSummary, XlsxSource};
 use tokio::sync::mpsc;
 
 use crate::cli::{ImportArgs, Mode};
@@ -37,6 +37,9 @@ pub struct ImportSummary {
     /// Sheet columns the table does not have (ignored with --ignore-unknown).
     pub ignored_columns: Vec<String>,
     pub blank_rows_skipped: u64,
+    /// Cells holding data outside the header's columns (not read): the first few, and how many.
+    pub cells_outside_header: Vec<String>,
+    pub cells_outside_header_count: u64,
     pub changes: Vec<ChangeLine>,
     pub seconds: f64,
 }
@@ -161,8 +164,7 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
             return Err(anyhow::Error::new(e).context(what));
         }
     };
-    let mut summary =
-        summarize(args, &file, &sheet, &schema, &layout, &plan, mode_name, read.blank_rows_skipped);
+    let mut summary = summarize(args, &file, &sheet, &schema, &layout, &plan, mode_name, &read);
     if plan.deletes > args.max_deletes && !args.yes && !args.dry_run {
         importer.rollback().await.ok();
         print!("{}", render(&summary));
@@ -276,7 +278,7 @@ fn summarize(
     layout: &sheetbridge_xlsx::SheetLayout,
     plan: &ImportPlan,
     mode: &'static str,
-    blank_rows: u64,
+    read: &ReadSummary,
 ) -> ImportSummary {
     ImportSummary {
         file: file.to_owned(),
@@ -293,7 +295,9 @@ fn summarize(
         deletes: plan.deletes,
         missing_columns: layout.missing.clone(),
         ignored_columns: if args.ignore_unknown { layout.unknown.clone() } else { Vec::new() },
-        blank_rows_skipped: blank_rows,
+        blank_rows_skipped: read.blank_rows_skipped,
+        cells_outside_header: read.beyond_header.clone(),
+        cells_outside_header_count: read.beyond_header_cells,
         changes: plan.sample.iter().map(change_line).collect(),
         seconds: 0.0,
     }
@@ -336,6 +340,14 @@ pub fn render(s: &ImportSummary) -> String {
     ));
     if s.blank_rows_skipped > 0 {
         out.push_str(&format!("  {} blank rows inside the data were skipped\n", s.blank_rows_skipped));
+    }
+    if s.cells_outside_header_count > 0 {
+        out.push_str(&format!(
+            "  {} cells outside the header's columns were not read: {}{}\n",
+            s.cells_outside_header_count,
+            s.cells_outside_header.join(", "),
+            if s.cells_outside_header_count as usize > s.cells_outside_header.len() { ", ..." } else { "" }
+        ));
     }
     if !s.missing_columns.is_empty() {
         out.push_str(&format!("  not in the sheet, left as they are: {}\n", quoted(&s.missing_columns)));

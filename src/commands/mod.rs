@@ -4,11 +4,11 @@ pub mod demo;
 pub mod export;
 pub mod import;
 
-use anyhow::Context;
 use sheetbridge_postgres::{PgConfig, PgConn};
 
 use crate::cli::DbArgs;
 use crate::config::ConfigFile;
+use crate::exit::CannotConnect;
 
 /// Connects with `--db`, else the config file's `[database]`, else the PG*
 /// environment variables.
@@ -26,7 +26,7 @@ pub(crate) async fn connect(db: &DbArgs) -> anyhow::Result<PgConn> {
             None => PgConfig::from_env()?,
         },
     };
-    let conn =
-        sheetbridge_postgres::connect(&config).await.with_context(|| format!("connecting to {config}"))?;
+    // The connector's error names the server (never the password).
+    let conn = sheetbridge_postgres::connect(&config).await.map_err(CannotConnect)?;
     Ok(conn)
 }

@@ -44,7 +44,8 @@ fn the_password_never_appears_in_errors() {
     assert!(!out.status.success());
     let all = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
     assert!(!all.contains("hunter2"), "the password leaked: {all}");
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert_eq!(out.status.code(), Some(7), "{all}");
+    assert!(all.contains("127.0.0.1:1"), "the error does not name the server: {all}");
 }
 
 #[test]
