@@ -250,7 +250,16 @@ pub fn from_number(ty: &ColumnType, f: f64, epoch: SerialEpoch) -> Result<Value,
                     "is beyond 2^53, where a spreadsheet number is no longer exact; enter it as text",
                 ));
             }
-            parse_text(ty, &number_text(f))
+            let (min, max, name) = match ty {
+                ColumnType::Int16 => (i16::MIN as f64, i16::MAX as f64, "int2"),
+                ColumnType::Int32 => (i32::MIN as f64, i32::MAX as f64, "int4"),
+                _ => (i64::MIN as f64, i64::MAX as f64, "int8"),
+            };
+            if f < min || f > max {
+                return Err(reason(format!("is out of range for {name}")));
+            }
+            // Exact: f is integral and within ±2^53.
+            Ok(Value::Int(f as i64))
         }
         ColumnType::Numeric { .. } => {
             if f.is_finite() && f.fract() == 0.0 && f.abs() > EXACT {
@@ -343,6 +352,13 @@ fn parse_float(t: &str) -> Result<f64, Reason> {
 /// (`1.50`, `1000`, `-0.5`, `NaN`), checking it fits `numeric(precision, scale)`.
 /// Significant digits are kept exactly; trailing zeros past the scale are dropped.
 pub fn normalize_decimal(t: &str, precision: Option<u32>, scale: Option<u32>) -> Result<String, Reason> {
+    match plain_decimal(t, precision, scale) {
+        Some(done) => done,
+        None => general_decimal(t, precision, scale),
+    }
+}
+
+fn general_decimal(t: &str, precision: Option<u32>, scale: Option<u32>) -> Result<String, Reason> {
     match t.to_ascii_lowercase().as_str() {
         "nan" => return Ok("NaN".into()),
         "infinity" | "inf" | "+infinity" | "+inf" => return special_numeric("Infinity", precision),
@@ -416,6 +432,43 @@ pub fn normalize_decimal(t: &str, precision: Option<u32>, scale: Option<u32>) ->
         out.push_str(&frac_digits);
     }
     Ok(out)
+}
+
+/// The common case, without allocating twice: `-?digits(.digits)?` with no
+/// superfluous leading zero. `None` sends other forms to the general path.
+fn plain_decimal(t: &str, precision: Option<u32>, scale: Option<u32>) -> Option<Result<String, Reason>> {
+    let body = t.strip_prefix('-').unwrap_or(t);
+    let (int_part, frac_part) = body.split_once('.').unwrap_or((body, ""));
+    let plain = !int_part.is_empty()
+        && int_part.bytes().all(|b| b.is_ascii_digit())
+        && frac_part.bytes().all(|b| b.is_ascii_digit())
+        && (int_part.len() == 1 || !int_part.starts_with('0'))
+        && !(body.contains('.') && frac_part.is_empty())
+        // A negative zero loses its sign: the general path knows how.
+        && !(body.len() < t.len() && int_part == "0" && frac_part.bytes().all(|b| b == b'0'));
+    if !plain {
+        return None;
+    }
+    let mut keep = frac_part.len();
+    if let Some(scale) = scale {
+        let scale = scale as usize;
+        if frac_part.len() > scale {
+            if !frac_part[scale..].bytes().all(|b| b == b'0') {
+                return Some(Err(reason(format!(
+                    "has {} decimal places, more than the column's {scale}",
+                    frac_part.len()
+                ))));
+            }
+            keep = scale;
+        }
+    }
+    if let (Some(p), Some(s)) = (precision, scale) {
+        if int_part.len() > (p - s.min(p)) as usize {
+            return Some(Err(reason(format!("is too large for numeric({p},{s})"))));
+        }
+    }
+    let end = t.len() - (frac_part.len() - keep) - usize::from(keep == 0 && !frac_part.is_empty());
+    Some(Ok(t[..end].to_owned()))
 }
 
 fn special_numeric(text: &str, precision: Option<u32>) -> Result<String, Reason> {
@@ -569,6 +622,21 @@ mod tests {
             from_number(&num(Some(12), Some(2)), 19.99, SerialEpoch::Excel1900),
             Ok(Value::Numeric("19.99".into()))
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_decimal_path_agrees_with_the_general_one(
+            t in "-?[0-9]{1,22}(\\.[0-9]{0,12})?",
+            p in proptest::option::of(1u32..30),
+            s in proptest::option::of(0u32..8),
+        ) {
+            let p = p.map(|p| p.max(s.unwrap_or(0)));
+            let s = if p.is_some() { Some(s.unwrap_or(0)) } else { s };
+            if let Some(fast) = plain_decimal(&t, p, s) {
+                proptest::prop_assert_eq!(fast, general_decimal(&t, p, s));
+            }
+        }
     }
 
     #[test]

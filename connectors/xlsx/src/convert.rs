@@ -83,7 +83,7 @@ pub(crate) fn cell_to_value(ty: &ColumnType, raw: Raw<'_>, epoch: SerialEpoch) -
 /// checks every serial it writes reads back exactly, so this never changes a
 /// value sheetbridge wrote.
 fn snap_serial(f: f64) -> f64 {
-    if !f.is_finite() || f <= 0.0 {
+    if !f.is_finite() || f <= 0.0 || f.fract() == 0.0 {
         return f;
     }
     let Some((digits, exponent)) = significant_digits(f) else { return f };
