@@ -5,6 +5,7 @@
 mod bad_input;
 mod cli;
 mod import;
+mod libreoffice;
 mod roundtrip;
 
 use std::path::{Path, PathBuf};

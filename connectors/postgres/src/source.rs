@@ -104,6 +104,14 @@ impl Source for PgTable<'_> {
         if let Some(filter) = &self.filter {
             sql.push_str(&format!(" WHERE ({filter}\n)"));
         }
+        // Rows in key order: a sheet people read, and the same order every run.
+        let key: Vec<String> = match &self.described {
+            Some(d) => d.schema.columns.iter().filter(|c| c.key).map(|c| quote_ident(&c.name)).collect(),
+            None => Vec::new(),
+        };
+        if !key.is_empty() {
+            sql.push_str(&format!(" ORDER BY {}", key.join(", ")));
+        }
         sql.push_str(") TO STDOUT (FORMAT binary)");
         let name = schema.name.to_string();
         let what = move || format!("read table `{name}`");
