@@ -374,13 +374,21 @@ impl XlsxSource {
         let mut pending_blank = 0u64;
         let mut last_seen = header_row;
 
+        // The sheet column each slot is read from, for messages.
+        let mut sheet_cols = vec![0u32; cols.len()];
+        for (offset, slot) in layout.slots.iter().enumerate() {
+            if let Some(slot) = slot {
+                sheet_cols[*slot] = layout.first_col + offset as u32;
+            }
+        }
         let mut finish_row = |r: u32,
                               values: &mut Vec<Value>,
                               row_has_data: bool,
-                              row_bad: bool,
+                              mut row_bad: bool,
                               summary: &mut ReadSummary,
                               pending_blank: &mut u64,
-                              bad_rows: &mut u64|
+                              bad_rows: &mut u64,
+                              problems: &mut Problems|
          -> Result<(), Error> {
             if !row_has_data {
                 *pending_blank += 1;
@@ -389,6 +397,19 @@ impl XlsxSource {
             summary.blank_rows_skipped += *pending_blank;
             *pending_blank = 0;
             summary.last_row = r + 1;
+            // An empty cell where the table needs a value and cannot make one.
+            for (slot, col) in cols.iter().enumerate() {
+                if values[slot].is_null() && !col.nullable && !col.fills_itself() {
+                    row_bad = true;
+                    problems.push(CellProblem {
+                        at: cell_ref(r, sheet_cols[slot]),
+                        column: col.name.clone(),
+                        type_name: col.type_name.clone(),
+                        value: "an empty cell".into(),
+                        reason: "is not allowed: the column is NOT NULL and has no default".into(),
+                    });
+                }
+            }
             if row_bad {
                 *bad_rows += 1;
             } else {
@@ -416,6 +437,7 @@ impl XlsxSource {
                         &mut summary,
                         &mut pending_blank,
                         &mut bad_rows,
+                        &mut problems,
                     )?;
                     last_seen = prev;
                 }
@@ -435,6 +457,7 @@ impl XlsxSource {
                     if let Some(slot) = slot_of(layout, c) {
                         row_has_data = true;
                         row_bad = true;
+                        values[slot] = Value::Error(String::new());
                         let col = cols[slot];
                         problems.push(CellProblem {
                             at: cell_ref(r, c),
@@ -474,6 +497,8 @@ impl XlsxSource {
                 Ok(v) => values[slot] = v,
                 Err(reason) => {
                     row_bad = true;
+                    // Not empty: this cell's problem is reported already.
+                    values[slot] = Value::Error(String::new());
                     problems.push(CellProblem {
                         at: cell_ref(r, c),
                         column: col.name.clone(),
@@ -493,6 +518,7 @@ impl XlsxSource {
                 &mut summary,
                 &mut pending_blank,
                 &mut bad_rows,
+                &mut problems,
             )?;
         }
         problems.into_result(&format!("import {at}"))?;
