@@ -220,3 +220,20 @@ fn the_demo_workbook_round_trip_changes_nothing() {
     );
     assert_eq!(dump(&url, "shop.orders"), before);
 }
+
+#[test]
+fn an_empty_cell_in_a_not_null_column_with_a_default_takes_the_default_only_for_new_rows() {
+    let url = fresh_db();
+    psql(&url, "CREATE TABLE t (id int PRIMARY KEY, status text NOT NULL DEFAULT 'new'); INSERT INTO t VALUES (1, 'paid');");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.xlsx");
+    workbook(&file, "T", &["id", "status"], &[vec![C::N(2.0), C::Empty]]);
+    sheetbridge_ok(&["import", "--db", &url, "--from", file.to_str().unwrap(), "--table", "t"]);
+    assert_eq!(psql(&url, "SELECT status FROM t WHERE id = 2"), "new");
+
+    workbook(&file, "T", &["id", "status"], &[vec![C::N(1.0), C::Empty]]);
+    let out = sheetbridge(&["import", "--db", &url, "--from", file.to_str().unwrap(), "--table", "t"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("status"), "{}", stderr(&out));
+    assert_eq!(psql(&url, "SELECT status FROM t WHERE id = 1"), "paid");
+}

@@ -14,6 +14,13 @@
 //!   guarded by those values, so a row an application changed meanwhile is
 //!   reported as a conflict, never overwritten. Columns the file does not
 //!   supply keep their values.
+//! - **Empty cells**: an empty cell is NULL, except in a column that is NOT
+//!   NULL and has a default (or fills itself): there a new row takes the
+//!   default (the column is left out of its insert; in insert mode such rows
+//!   take the side path), and an existing row is an error naming the sheet
+//!   row and column, since its default only applies to new rows. A not-null
+//!   violation Postgres raises names the column and, where known, the sheet
+//!   rows, not the server's text.
 //!
 //! [`Importer::plan`] counts what would happen and shows a sample;
 //! [`Importer::commit`] writes; [`Importer::rollback`] (or dropping the
@@ -104,6 +111,24 @@ const SIDE_BATCH: usize = 10_000;
 const SAMPLE_KEEP: usize = 1_000;
 /// Duplicate keys listed in an error.
 const LISTED_DUPLICATES: i64 = 50;
+/// Existing rows with empty cells in NOT NULL columns listed in an error.
+const LISTED_EMPTY_EXISTING: i64 = 50;
+/// Sheet rows kept per NOT NULL column whose cell was empty, to name them
+/// when Postgres refuses the null.
+const LISTED_EMPTY_ROWS: usize = 10;
+/// Columns a row's `fill` bits can mark (an `int8`).
+const FILL_BITS: usize = 64;
+
+/// A written NOT NULL column an empty cell cannot fill, with the first sheet
+/// rows where its cell was empty.
+struct EmptyCells {
+    /// Position in `supplied`.
+    pos: usize,
+    /// Schema index.
+    col: usize,
+    rows: Vec<u32>,
+    count: u64,
+}
 
 /// An import in progress, inside its own transaction.
 pub struct Importer<'c> {
@@ -125,8 +150,16 @@ pub struct Importer<'c> {
     /// Sheet row numbers of the current direct COPY, to name a failing row.
     segment_rows: Vec<u32>,
     stage_writer: Option<CopyWriter>,
-    side: Vec<(u32, u32, Vec<Value>)>,
-    masks: Vec<u32>,
+    /// Side-path rows: sheet row, key mask, fill bits, values.
+    side: Vec<(u32, u32, u64, Vec<Value>)>,
+    /// The distinct (key mask, fill bits) of the rows: one insert each.
+    masks: Vec<(u32, u64)>,
+    /// Written non-key columns that are NOT NULL and fill themselves, as
+    /// (position in `supplied`, schema index): an empty cell there means the
+    /// default in a new row. Bit n of a row's fill bits marks `defaults[n]`
+    /// empty; past [`FILL_BITS`] columns an empty cell stays NULL.
+    defaults: Vec<(usize, usize)>,
+    empties: Vec<EmptyCells>,
     problems: Problems,
     rows: u64,
     direct_rows: u64,
@@ -185,6 +218,29 @@ impl PgConn {
                 !c.read_only && c.generated != Generated::Stored
             })
             .collect();
+        let mut defaults: Vec<(usize, usize)> = written
+            .iter()
+            .map(|&p| (p, columns[p]))
+            .filter(|&(_, i)| {
+                let c = &cols[i].column;
+                !key_idx.contains(&i) && !c.nullable && c.fills_itself()
+            })
+            .collect();
+        defaults.truncate(FILL_BITS);
+        let empties = written
+            .iter()
+            .map(|&p| (p, columns[p]))
+            .filter(|&(_, i)| {
+                let c = &cols[i].column;
+                let fills = if key_idx.contains(&i) {
+                    c.fills_itself()
+                } else {
+                    defaults.iter().any(|&(_, d)| d == i)
+                };
+                !c.nullable && !fills
+            })
+            .map(|(pos, col)| EmptyCells { pos, col, rows: Vec::new(), count: 0 })
+            .collect();
         let direct = if mode == ImportMode::Insert && described.schema.kind == RelationKind::Table {
             written
                 .iter()
@@ -214,6 +270,8 @@ impl PgConn {
             stage_writer: None,
             side: Vec::new(),
             masks: Vec::new(),
+            defaults,
+            empties,
             problems: Problems::default(),
             rows: 0,
             direct_rows: 0,
@@ -233,7 +291,8 @@ impl<'c> Importer<'c> {
     }
 
     fn stage_defs(&self) -> Vec<(String, &'static str)> {
-        let mut defs = vec![("row_number".to_owned(), "int4"), ("mask".to_owned(), "int4")];
+        let mut defs =
+            vec![("row_number".to_owned(), "int4"), ("mask".to_owned(), "int4"), ("fill".to_owned(), "int8")];
         defs.extend(self.written.iter().map(|&p| {
             let i = self.supplied[p];
             (format!("c{i}"), self.cols[i].wire().stage_type())
@@ -288,7 +347,8 @@ impl<'c> Importer<'c> {
         Ok(())
     }
 
-    /// A unique violation during the direct COPY names the key and its sheet row.
+    /// A unique or not-null violation during the direct COPY names the key
+    /// or column, and the sheet row.
     fn map_copy_error<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
         let e = match result {
             Ok(v) => return Ok(v),
@@ -300,15 +360,18 @@ impl<'c> Importer<'c> {
         else {
             return Err(e);
         };
-        if db.code() != &SqlState::UNIQUE_VIOLATION {
-            return Err(e);
-        }
         let line = db
             .where_()
             .and_then(|w| w.rsplit("line ").next())
             .and_then(|n| n.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|n| n.parse::<usize>().ok());
         let row = line.and_then(|l| self.segment_rows.get(l.wrapping_sub(1)));
+        if let Some(not_null) = self.not_null_error(db, row.copied()) {
+            return Err(not_null);
+        }
+        if db.code() != &SqlState::UNIQUE_VIOLATION {
+            return Err(e);
+        }
         let key = db
             .detail()
             .and_then(|d| d.strip_prefix("Key "))
@@ -325,6 +388,56 @@ impl<'c> Importer<'c> {
         ))
     }
 
+    /// A not-null violation, told by the column and the sheet rows whose
+    /// cell was empty (`row` when the failing row is known, else the first
+    /// rows noted), not by the server's text. `None` for other errors, and
+    /// for a violation naming no column (a domain's NOT NULL).
+    fn not_null_error(&self, db: &tokio_postgres::error::DbError, row: Option<u32>) -> Option<Error> {
+        if db.code() != &SqlState::NOT_NULL_VIOLATION {
+            return None;
+        }
+        let name = db.column()?;
+        let table = &self.table;
+        let i = self.cols.iter().position(|c| c.column.name == name);
+        let supplied = i.is_some_and(|i| self.written.iter().any(|&p| self.supplied[p] == i));
+        let message = if !supplied {
+            format!(
+                "import into `{table}`: column `{name}` is NOT NULL and has no default, and the file has no such \
+                 column, so new rows get no value for it; nothing was written"
+            )
+        } else {
+            let noted = self.empties.iter().find(|e| Some(e.col) == i);
+            let (rows, count) = match (row, noted) {
+                (Some(r), _) => (vec![r], 1),
+                (None, Some(e)) => (e.rows.clone(), e.count),
+                (None, None) => (Vec::new(), 0),
+            };
+            let default =
+                if i.is_some_and(|i| self.cols[i].column.fills_itself()) { "" } else { ", no default" };
+            let rows: Vec<String> = rows.iter().map(u32::to_string).collect();
+            let place = match rows.split_last() {
+                None => String::new(),
+                Some((only, [])) => format!(" row {only}:"),
+                Some((last, rest)) => {
+                    let more = count.saturating_sub(rows.len() as u64);
+                    let more = if more > 0 { format!(" (and {more} more)") } else { String::new() };
+                    format!(" rows {} and {last}{more}:", rest.join(", "))
+                }
+            };
+            if place.is_empty() {
+                format!(
+                    "import into `{table}`: a row got no value for `{name}` (NOT NULL{default}); nothing was written"
+                )
+            } else {
+                format!(
+                    "import into `{table}`{place} an empty cell is not allowed in `{name}` (NOT NULL{default}); \
+                     nothing was written"
+                )
+            }
+        };
+        Some(Error::new(ErrorKind::InvalidInput, message))
+    }
+
     fn mask_of(&self, row: &[Value]) -> u32 {
         let mut mask = 0;
         for (j, k) in self.key_idx.iter().enumerate() {
@@ -336,6 +449,39 @@ impl<'c> Importer<'c> {
             }
         }
         mask
+    }
+
+    /// Bit n set: the cell of `defaults[n]` is empty, so a new row takes the
+    /// column's default.
+    fn fill_of(&self, row: &[Value]) -> u64 {
+        let mut fill = 0;
+        for (n, &(p, _)) in self.defaults.iter().enumerate() {
+            if row[p].is_null() {
+                fill |= 1 << n;
+            }
+        }
+        fill
+    }
+
+    /// Remembers the first rows whose cell is empty in a NOT NULL column
+    /// nothing fills, to name them if Postgres refuses the null.
+    fn note_empties(&mut self, row_number: u32, row: &[Value]) {
+        for e in &mut self.empties {
+            if row[e.pos].is_null() {
+                e.count += 1;
+                if e.rows.len() < LISTED_EMPTY_ROWS {
+                    e.rows.push(row_number);
+                }
+            }
+        }
+    }
+
+    /// Whether column `i` is left out of the insert of rows with `mask` and
+    /// `fill`, so the database fills it.
+    fn omitted(&self, i: usize, mask: u32, fill: u64) -> bool {
+        (mask != 0 && self.key_idx.iter().position(|&k| k == i).is_some_and(|j| mask & (1 << j) != 0))
+            || (fill != 0
+                && self.defaults.iter().position(|&(_, d)| d == i).is_some_and(|n| fill & (1 << n) != 0))
     }
 
     fn key_of(&self, row: &[Value]) -> Key {
@@ -354,13 +500,13 @@ impl<'c> Importer<'c> {
         row_number: u32,
         row: &[Value],
         mask: u32,
+        fill: u64,
         direct: bool,
     ) -> bool {
         let before = self.problems.len();
         for (n, &p) in self.written.iter().enumerate() {
             let i = self.supplied[p];
-            let masked = self.key_idx.iter().position(|&k| k == i).is_some_and(|j| mask & (1 << j) != 0);
-            let v = if masked { &Value::Null } else { &row[p] };
+            let v = if self.omitted(i, mask, fill) { &Value::Null } else { &row[p] };
             let result = match (&self.direct, direct) {
                 (Some(d), true) => d[n].encode(v, buf),
                 _ => crate::convert::encode(self.cols[i].wire(), v, buf),
@@ -399,15 +545,17 @@ impl<'c> Importer<'c> {
         }
         self.rows += 1;
         let mask = self.mask_of(row);
+        let fill = self.fill_of(row);
+        self.note_empties(row_number, row);
         if self.mode == ImportMode::Insert && self.first_keys.len() < SAMPLE_KEEP {
             let key = self.key_of(row);
             self.first_keys.push(key);
         }
-        if !self.masks.contains(&mask) {
-            self.masks.push(mask);
+        if !self.masks.contains(&(mask, fill)) {
+            self.masks.push((mask, fill));
         }
         let what = self.what();
-        if self.direct.is_some() && mask == 0 {
+        if self.direct.is_some() && mask == 0 && fill == 0 {
             if self.direct_writer.is_none() {
                 let columns: Vec<&str> =
                     self.written.iter().map(|&p| self.cols[self.supplied[p]].q.as_str()).collect();
@@ -416,7 +564,7 @@ impl<'c> Importer<'c> {
             }
             let Some(mut w) = self.direct_writer.take() else { return Ok(()) };
             let mark = w.begin_row(self.written.len());
-            let ok = self.encode_row(w.buf(), row_number, row, 0, true);
+            let ok = self.encode_row(w.buf(), row_number, row, 0, 0, true);
             if ok && self.problems.is_empty() {
                 self.segment_rows.push(row_number);
                 self.direct_rows += 1;
@@ -429,28 +577,31 @@ impl<'c> Importer<'c> {
             return Ok(());
         }
         if self.direct.is_some() {
-            self.side.push((row_number, mask, row.to_vec()));
+            self.side.push((row_number, mask, fill, row.to_vec()));
             if self.side.len() >= SIDE_BATCH {
                 self.flush_side().await?;
             }
             return Ok(());
         }
         self.start_stage_copy().await?;
-        self.stage_row(row_number, mask, row, &what).await
+        self.stage_row(row_number, mask, fill, row, &what).await
     }
 
     async fn stage_row(
         &mut self,
         row_number: u32,
         mask: u32,
+        fill: u64,
         row: &[Value],
         what: &(dyn Fn() -> String + Sync),
     ) -> Result<(), Error> {
         let Some(mut w) = self.stage_writer.take() else { return Ok(()) };
-        let mark = w.begin_row(2 + self.written.len());
+        let mark = w.begin_row(3 + self.written.len());
         put_plain(w.buf(), Wire::Int4, &Value::Int(row_number.into()));
         put_plain(w.buf(), Wire::Int4, &Value::Int(mask.into()));
-        let ok = self.encode_row(w.buf(), row_number, row, mask, false);
+        // The bits as a signed int8, as the SQL below compares them.
+        put_plain(w.buf(), Wire::Int8, &Value::Int(fill as i64));
+        let ok = self.encode_row(w.buf(), row_number, row, mask, fill, false);
         let result = if ok && self.problems.is_empty() {
             w.end_row(what).await
         } else {
@@ -470,8 +621,8 @@ impl<'c> Importer<'c> {
         self.start_stage_copy().await?;
         let what = self.what();
         let side = std::mem::take(&mut self.side);
-        for (row_number, mask, row) in &side {
-            self.stage_row(*row_number, *mask, row, &what).await?;
+        for (row_number, mask, fill, row) in &side {
+            self.stage_row(*row_number, *mask, *fill, row, &what).await?;
         }
         self.finish_stage_copy().await
     }
@@ -487,10 +638,9 @@ impl<'c> Importer<'c> {
         problems.into_result(&format!("import into `{}`", self.table))?;
         let what = self.what();
         self.tx.batch_execute("ANALYZE pg_temp.sheetbridge_import").await.context(&what)?;
-        if self.mode != ImportMode::Insert || self.direct.is_none() {
-            self.check_duplicates().await?;
-        }
-        Ok(())
+        // With the direct COPY the stage holds only the side rows (few, or
+        // none); the direct rows' duplicates are unique violations.
+        self.check_duplicates().await
     }
 
     fn stage_key(&self, j: usize, s: &str) -> String {
@@ -662,9 +812,7 @@ impl<'c> Importer<'c> {
         let what = self.what();
         let mut plan = ImportPlan { rows: self.rows, ..ImportPlan::default() };
         if self.mode == ImportMode::Insert {
-            if self.direct.is_none() {
-                self.check_existing_keys().await?;
-            }
+            self.check_existing_keys().await?;
             // The direct rows are in the table already; the side rows go in now,
             // so a dry run sees every constraint checked.
             self.insert_staged(false).await?;
@@ -682,6 +830,7 @@ impl<'c> Importer<'c> {
                 })
                 .collect();
         } else {
+            self.refuse_empty_defaults_of_existing_rows().await?;
             self.build_diff().await?;
             let vals = self.value_columns();
             let cells = if vals.is_empty() {
@@ -774,6 +923,8 @@ impl<'c> Importer<'c> {
     }
 
     /// Insert mode through the stage: a key already in the table is an error.
+    /// With the direct COPY the stage holds the side rows, and the table the
+    /// direct rows already.
     async fn check_existing_keys(&mut self) -> Result<(), Error> {
         if self.key_idx.is_empty() || self.key_idx.iter().any(|k| !self.supplied.contains(k)) {
             return Ok(());
@@ -794,14 +945,59 @@ impl<'c> Importer<'c> {
             return Ok(());
         }
         let wires = self.key_wires();
+        let earlier = if self.direct.is_some() { " (or on another row of the file)" } else { "" };
         let mut message = format!(
-            "import into `{}`: keys already in the table, nothing was written; insert mode only adds new rows (use upsert to update existing ones)",
+            "import into `{}`: keys already in the table{earlier}, nothing was written; insert mode only adds new rows (use upsert to update existing ones)",
             self.table
         );
         for row in &rows {
             let key = Key(decode_row(row, &wires)?);
             let n: i32 = row.get(self.key_idx.len());
             message.push_str(&format!("\n  key {key} (row {n})"));
+        }
+        Err(Error::new(ErrorKind::InvalidInput, message))
+    }
+
+    /// Upsert and mirror: an empty cell in a NOT NULL column with a default
+    /// means the default only in a new row. An existing row cannot be given
+    /// it (it would not be "unchanged" either), so such rows are an error
+    /// naming each row and column.
+    async fn refuse_empty_defaults_of_existing_rows(&mut self) -> Result<(), Error> {
+        if self.defaults.is_empty() {
+            return Ok(());
+        }
+        let what = self.what();
+        let sql = format!(
+            "SELECT s.row_number, s.fill, count(*) OVER () FROM pg_temp.sheetbridge_import s \
+             WHERE s.mask = 0 AND s.fill <> 0 AND EXISTS (SELECT 1 FROM {} t WHERE {}) \
+             ORDER BY s.row_number LIMIT {LISTED_EMPTY_EXISTING}",
+            self.rel,
+            self.key_match_stage("t", "s")
+        );
+        let rows = self.tx.query(&sql, &[]).await.context(&what)?;
+        let Some(first) = rows.first() else { return Ok(()) };
+        let total: i64 = first.get(2);
+        let mut message = format!(
+            "import into `{}`: {total} existing row{} {} empty cells in NOT NULL columns, nothing was written",
+            self.table,
+            if total == 1 { "" } else { "s" },
+            if total == 1 { "has" } else { "have" }
+        );
+        if total > LISTED_EMPTY_EXISTING {
+            message.push_str(&format!(" (the first {LISTED_EMPTY_EXISTING} are listed)"));
+        }
+        for row in &rows {
+            let n: i32 = row.get(0);
+            let fill = row.get::<_, i64>(1) as u64;
+            for (b, &(_, i)) in self.defaults.iter().enumerate() {
+                if fill & (1 << b) != 0 {
+                    message.push_str(&format!(
+                        "\n  row {n}: an empty cell is not allowed in `{}` (NOT NULL) for an existing row; \
+                         its default only applies to new rows",
+                        self.cols[i].column.name
+                    ));
+                }
+            }
         }
         Err(Error::new(ErrorKind::InvalidInput, message))
     }
@@ -813,15 +1009,16 @@ impl<'c> Importer<'c> {
         let mut inserted = 0;
         let mut generated: Vec<(i32, Key)> = Vec::new();
         let masks = self.masks.clone();
-        for mask in masks {
-            if mask == 0 && self.direct.is_some() {
+        for (mask, fill) in masks {
+            if mask == 0 && fill == 0 && self.direct.is_some() {
                 continue;
             }
+            let group = format!("s.mask = {mask} AND s.fill = {}", fill as i64);
             let cols: Vec<usize> = self
                 .written
                 .iter()
                 .map(|&p| self.supplied[p])
-                .filter(|i| self.key_idx.iter().position(|k| k == i).is_none_or(|j| mask & (1 << j) == 0))
+                .filter(|&i| !self.omitted(i, mask, fill))
                 .collect();
             let names: Vec<&str> = cols.iter().map(|&i| self.cols[i].q.as_str()).collect();
             let values: Vec<String> = cols.iter().map(|&i| self.cols[i].cast(&format!("s.c{i}"))).collect();
@@ -833,11 +1030,12 @@ impl<'c> Importer<'c> {
             };
             let mut returning: Vec<String> =
                 self.key_idx.iter().map(|&i| self.cols[i].wire().select_expr(&self.cols[i].q)).collect();
+            // No column left: a zero-column SELECT, every column its default.
+            let names = if names.is_empty() { String::new() } else { format!("({})", names.join(", ")) };
             let sql = format!(
-                "INSERT INTO {} ({}) {}SELECT {} FROM pg_temp.sheetbridge_import s{join} WHERE s.mask = {mask} \
+                "INSERT INTO {} {names} {}SELECT {} FROM pg_temp.sheetbridge_import s{join} WHERE {group} \
                  ORDER BY s.row_number",
                 self.rel,
-                names.join(", "),
                 if overriding { "OVERRIDING SYSTEM VALUE " } else { "" },
                 values.join(", "),
             );
@@ -856,7 +1054,7 @@ impl<'c> Importer<'c> {
             let numbers: Vec<i32> = self
                 .tx
                 .query(
-                    &format!("SELECT s.row_number FROM pg_temp.sheetbridge_import s{join} WHERE s.mask = {mask} ORDER BY s.row_number"),
+                    &format!("SELECT s.row_number FROM pg_temp.sheetbridge_import s{join} WHERE {group} ORDER BY s.row_number"),
                     &[],
                 )
                 .await
@@ -876,6 +1074,9 @@ impl<'c> Importer<'c> {
     }
 
     fn insert_error(&self, e: tokio_postgres::Error) -> Error {
+        if let Some(not_null) = e.as_db_error().and_then(|db| self.not_null_error(db, None)) {
+            return not_null;
+        }
         if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
             let detail = e.as_db_error().map(describe_db).unwrap_or_default();
             return Error::new(
@@ -1031,7 +1232,10 @@ impl<'c> Importer<'c> {
                     &[],
                 )
                 .await
-                .context(&what)?;
+                .map_err(|e| match e.as_db_error().and_then(|db| self.not_null_error(db, None)) {
+                    Some(not_null) => not_null,
+                    None => crate::error::pg_error(&what(), e),
+                })?;
             report.updated_rows = n;
             report.updated_cells = plan.updated_cells;
         }
