@@ -222,6 +222,38 @@ fn the_demo_workbook_round_trip_changes_nothing() {
 }
 
 #[test]
+fn an_empty_key_without_a_default_is_refused_with_its_row() {
+    let url = fresh_db();
+    psql(&url, "CREATE TABLE codes (code text PRIMARY KEY, qty int)");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("codes.xlsx");
+    workbook(
+        &file,
+        "Codes",
+        &["code", "qty"],
+        &[vec![C::S("A1"), C::N(1.0)], vec![C::Empty, C::N(2.0)], vec![C::S("A3"), C::N(3.0)]],
+    );
+    for mode in ["upsert", "insert", "mirror"] {
+        let out = sheetbridge(&[
+            "import",
+            "--db",
+            &url,
+            "--from",
+            file.to_str().unwrap(),
+            "--table",
+            "codes",
+            "--mode",
+            mode,
+        ]);
+        assert_eq!(out.status.code(), Some(3), "{mode}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("row 3") || err.contains("A3"), "{mode}: the error does not name row 3:\n{err}");
+        assert!(err.contains("code"), "{mode}: the error does not name the column:\n{err}");
+        assert_eq!(psql(&url, "SELECT count(*) FROM codes"), "0");
+    }
+}
+
+#[test]
 fn an_empty_cell_in_a_not_null_column_with_a_default_takes_the_default_only_for_new_rows() {
     let url = fresh_db();
     psql(&url, "CREATE TABLE t (id int PRIMARY KEY, status text NOT NULL DEFAULT 'new'); INSERT INTO t VALUES (1, 'paid');");
