@@ -45,8 +45,13 @@ MAX_EXPORT_RSS_MB = 100
 def tools(a):
     """name -> (op, command template). Placeholders: {url} {table} {out} {xlsx} {dest}."""
     sb, bare, peers = shlex.quote(a.sheetbridge), shlex.quote(a.bare), os.path.join(a.peers, "peers")
+    like = {}
+    if a.bare_zip_level:
+        like[f"bare-z{a.bare_zip_level}"] = (
+            "export", f"{bare} export --zip-level {a.bare_zip_level} {{url}} {{table}} {{out}}")
     return {
         "bare": ("export", f"{bare} export {{url}} {{table}} {{out}}"),
+        **like,
         "sheetbridge": ("export", f"{sb} export --db {{url}} --table {{table}} --to {{out}} --sheet orders"),
         "duckdb": ("export", f"{DPY} {peers}/export_duckdb.py {{table}} {{out}}"),
         "bare-in": ("import", f"{bare} import {{url}} {{xlsx}} {{dest}}"),
@@ -180,15 +185,17 @@ def targets(rows):
     by = {(r["size"], r["tool"]): r for r in rows}
     out = []
     for size in dict.fromkeys(r["size"] for r in rows):
-        for op, sb, bare, duck in (("export", "sheetbridge", "bare", "duckdb"),
-                                   ("import", "sheetbridge-in", "bare-in", "duckdb-in")):
+        like = [r["tool"] for r in rows if r["size"] == size and r["tool"].startswith("bare-z")]
+        for op, sb, bares, duck in (("export", "sheetbridge", ["bare", *like], "duckdb"),
+                                    ("import", "sheetbridge-in", ["bare-in"], "duckdb-in")):
             if (size, sb) not in by:
                 continue
-            r = ratio(rows, size, sb, bare)
             ok_verify = by[(size, sb)].get("verify") in ("ok", "exact")
-            if r is not None:
-                out.append((f"{size} {op}: ≤ {MAX_RATIO_TO_BARE}× bare", f"{r:.2f}×",
-                            r <= MAX_RATIO_TO_BARE and ok_verify))
+            for bare in bares:
+                r = ratio(rows, size, sb, bare)
+                if r is not None:
+                    out.append((f"{size} {op}: ≤ {MAX_RATIO_TO_BARE}× {bare}", f"{r:.2f}×",
+                                r <= MAX_RATIO_TO_BARE and ok_verify))
             d = ratio(rows, size, sb, duck)
             if d is not None:
                 out.append((f"{size} {op}: faster than DuckDB", f"{d:.2f}× DuckDB", d < 1 and ok_verify))
@@ -218,8 +225,8 @@ def targets(rows):
 
 
 def markdown(rows, checks):
-    lines = ["| rows | op | tool | wall s median (min-max) | peak RSS MB | × bare | × DuckDB | check |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| rows | op | tool | wall s median (min-max) | peak RSS MB | file MB | × bare | × DuckDB | check |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         base = "bare" if r["op"] == "export" else "bare-in"
         duck = "duckdb" if r["op"] == "export" else "duckdb-in"
@@ -229,7 +236,8 @@ def markdown(rows, checks):
         else:
             wall, rss = f"failed {r['n'] - r['n_ok']}/{r['n']}", "-"
         rb, rd = ratio(rows, r["size"], r["tool"], base), ratio(rows, r["size"], r["tool"], duck)
-        lines.append(f"| {r['rows']:,} | {r['op']} | {r['tool']} | {wall} | {rss} "
+        fmb = f"{r['file_bytes'] / 1e6:.1f}" if r.get("file_bytes") else "-"
+        lines.append(f"| {r['rows']:,} | {r['op']} | {r['tool']} | {wall} | {rss} | {fmb} "
                      f"| {f'{rb:.2f}' if rb is not None else '-'} | {f'{rd:.2f}' if rd is not None else '-'} "
                      f"| {r.get('verify', '-')} |")
     if checks:
@@ -246,6 +254,9 @@ def main():
     ap.add_argument("--only", default="", help="comma list of tools (bare,sheetbridge,duckdb,bare-in,...)")
     ap.add_argument("--sheetbridge", default=os.path.join(ROOT, "target/release/sheetbridge"))
     ap.add_argument("--bare", default=os.path.join(ROOT, "target/release/bare"))
+    ap.add_argument("--bare-zip-level", type=int, default=4,
+                    help="also run the bare export at this deflate level, sheetbridge's default "
+                         "(like for like: the plain `bare` uses rust_xlsxwriter's 6); 0: don't")
     ap.add_argument("--peers", default=os.path.normpath(os.path.join(ROOT, "..", "shared", "bench")),
                     help="the peer benchmark's directory (pg.sh, peers/)")
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per single run")

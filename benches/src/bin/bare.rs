@@ -1,8 +1,10 @@
 //! The bare pipelines sheetbridge's speed is measured against.
 //!
 //! ```text
-//! bare export URL TABLE OUT.xlsx   COPY (SELECT * FROM TABLE) TO STDOUT (FORMAT binary)
+//! bare export [--zip-level N] URL TABLE OUT.xlsx
+//!                                  COPY (SELECT * FROM TABLE) TO STDOUT (FORMAT binary)
 //!                                  -> rust_xlsxwriter constant-memory worksheet
+//!                                  (deflate level N, default rust_xlsxwriter's 6)
 //! bare import URL IN.xlsx DEST     calamine streaming cell reader
 //!                                  -> COPY DEST FROM STDIN (FORMAT binary)
 //! ```
@@ -56,9 +58,13 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let rows = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["export", url, table, out] => rt.block_on(export(url, table, out))?,
+        ["export", url, table, out] => rt.block_on(export(url, table, out, None))?,
+        ["export", "--zip-level", level, url, table, out] => {
+            let level = level.parse().ok().filter(|l| (1..=9).contains(l)).context("zip level 1-9")?;
+            rt.block_on(export(url, table, out, Some(level)))?
+        }
         ["import", url, xlsx, dest] => rt.block_on(import(url, xlsx, dest))?,
-        _ => bail!("usage: bare export URL TABLE OUT.xlsx | bare import URL IN.xlsx DEST"),
+        _ => bail!("usage: bare export [--zip-level N] URL TABLE OUT.xlsx | bare import URL IN.xlsx DEST"),
     };
     println!("{rows}");
     Ok(())
@@ -138,9 +144,12 @@ impl<'a> FromSql<'a> for Days {
     }
 }
 
-async fn export(url: &str, table: &str, out: &str) -> Result<u64> {
+async fn export(url: &str, table: &str, out: &str, zip_level: Option<u8>) -> Result<u64> {
     let client = connect(url).await?;
     let mut workbook = Workbook::new();
+    if let Some(level) = zip_level {
+        workbook.set_zip_compression_level(level);
+    }
     let ts_format = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
     let date_format = Format::new().set_num_format("yyyy-mm-dd");
     let sheet = workbook.add_worksheet_with_constant_memory()?;
