@@ -20,6 +20,7 @@ Writes /tmp/bench-work/results/compare-<stamp>/results.{json,md}.
 """
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -150,10 +151,19 @@ def versions(a, url):
          "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
          "rustc": sh("rustc --version").stdout.strip(),
          "sheetbridge": (sh(f"{shlex.quote(a.sheetbridge)} --version").stdout.strip() or "?"),
+         "sheetbridge_binary": f"{a.sheetbridge} sha256:{file_digest(a.sheetbridge)}",
          "repo_commit": sh(f"git -C {shlex.quote(ROOT)} rev-parse --short HEAD").stdout.strip(),
          "duckdb": sh(f"{DPY} -c 'import duckdb; print(duckdb.__version__)'").stdout.strip(),
          "postgres": psql(url, "SHOW server_version")}
     return v
+
+
+def file_digest(path):
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()[:12]
+    except OSError:
+        return "missing"
 
 
 def mb(kb):
