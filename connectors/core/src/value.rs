@@ -41,6 +41,13 @@ pub enum Value {
     Error(String),
 }
 
+/// `Null`: the value of a cell nobody filled.
+impl Default for Value {
+    fn default() -> Self {
+        Value::Null
+    }
+}
+
 impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)

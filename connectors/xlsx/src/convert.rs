@@ -63,6 +63,12 @@ pub(crate) fn cell_to_value(ty: &ColumnType, raw: Raw<'_>, epoch: SerialEpoch) -
             ColumnType::Date | ColumnType::Timestamp | ColumnType::TimestampTz => {
                 from_number(ty, snap_serial(f), epoch)?
             }
+            ColumnType::Numeric { precision, scale: Some(scale) } => {
+                match scaled_decimal(f, *scale, *precision) {
+                    Some(text) => Value::Numeric(text),
+                    None => from_number(ty, fifteen_digits(f), epoch)?,
+                }
+            }
             ColumnType::Numeric { .. } => from_number(ty, fifteen_digits(f), epoch)?,
             _ => from_number(ty, f, epoch)?,
         },
@@ -84,6 +90,11 @@ pub(crate) fn cell_to_value(ty: &ColumnType, raw: Raw<'_>, epoch: SerialEpoch) -
 /// value sheetbridge wrote.
 fn snap_serial(f: f64) -> f64 {
     if !f.is_finite() || f <= 0.0 || f.fract() == 0.0 {
+        return f;
+    }
+    // A serial already on a whole millisecond stays there: the tolerance
+    // below is a few microseconds, far from the next whole second.
+    if ((f - f.floor()) * US_PER_DAY).round() as i64 % 1000 == 0 {
         return f;
     }
     let Some((digits, exponent)) = significant_digits(f) else { return f };
@@ -114,6 +125,46 @@ fn significant_digits(f: f64) -> Option<(u32, i32)> {
     let (mantissa, exponent) = text.split_once('e')?;
     let digits = mantissa.bytes().filter(u8::is_ascii_digit).count() as u32;
     Some((digits, exponent.parse().ok()?))
+}
+
+/// The common case of a number in a `numeric(p, s)` column, without
+/// formatting the double: `f` is exactly the double nearest to `units / 10^s`
+/// for a whole `units` of at most 15 digits, so that decimal is the number
+/// the sheet shows (Excel shows 15 digits) and fits the column's scale. Gives
+/// the text padded to the scale (`1234.50`), or `None` for the general path
+/// (more decimals than the scale, more than 15 digits, too large).
+fn scaled_decimal(f: f64, scale: u32, precision: Option<u32>) -> Option<String> {
+    const POW10: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+    let factor = *POW10.get(scale as usize)?;
+    let units = (f * factor).round();
+    if !units.is_finite() || units.abs() >= 1e15 || units / factor != f {
+        return None;
+    }
+    let digits = (units.abs() as u64).to_string();
+    let s = scale as usize;
+    let int_digits = digits.len().saturating_sub(s);
+    if let Some(p) = precision {
+        if int_digits > p.saturating_sub(scale) as usize {
+            return None; // the general path words the error
+        }
+    }
+    let mut out = String::with_capacity(digits.len() + 3);
+    if units < 0.0 {
+        out.push('-');
+    }
+    if int_digits == 0 {
+        out.push('0');
+    } else {
+        out.push_str(&digits[..int_digits]);
+    }
+    if s > 0 {
+        out.push('.');
+        for _ in digits.len()..s {
+            out.push('0');
+        }
+        out.push_str(&digits[int_digits..]);
+    }
+    Some(out)
 }
 
 /// `f` to the 15 significant digits Excel keeps and shows. Other programs
@@ -245,6 +296,32 @@ mod tests {
     use super::*;
 
     const E: SerialEpoch = SerialEpoch::Excel1900;
+
+    #[test]
+    fn the_scaled_fast_path_agrees_with_the_general_one() {
+        let general = |f: f64, s: u32| {
+            let ty = ColumnType::Numeric { precision: Some(18), scale: Some(s) };
+            from_number(&ty, fifteen_digits(f), E).map(|v| canonical(&ty, v))
+        };
+        let mut checked = 0;
+        for s in 0..=4u32 {
+            let mut units: i64 = -3_000_000_000_123;
+            while units < 3_000_000_000_000 {
+                let f = units as f64 / 10f64.powi(s as i32);
+                for g in [f, f + 1e-9, -f, f * 1.000_000_1] {
+                    if let Some(fast) = scaled_decimal(g, s, Some(18)) {
+                        assert_eq!(Ok(Value::Numeric(fast)), general(g, s), "{g} at scale {s}");
+                        checked += 1;
+                    }
+                }
+                units += 999_999_937;
+            }
+        }
+        assert!(checked > 20_000, "the fast path was taken only {checked} times");
+        assert_eq!(scaled_decimal(-0.5, 2, None).as_deref(), Some("-0.50"));
+        assert_eq!(scaled_decimal(7.0, 0, None).as_deref(), Some("7"));
+        assert_eq!(scaled_decimal(0.001, 2, None), None);
+    }
 
     fn num(p: u32, s: u32) -> ColumnType {
         ColumnType::Numeric { precision: Some(p), scale: Some(s) }

@@ -332,7 +332,8 @@ impl XlsxSource {
     /// are not passed to the sink. If any cell was bad, the result is a
     /// [`ErrorKind::Conversion`] error listing them all (the sink then saw
     /// only the good rows and must discard them). An error from the sink
-    /// stops the read at once.
+    /// stops the read at once. The sink may take the values it is given
+    /// (`std::mem::take`): every slot is reset before the next row.
     pub fn read<F>(
         &mut self,
         layout: &SheetLayout,
@@ -340,7 +341,7 @@ impl XlsxSource {
         mut sink: F,
     ) -> Result<ReadSummary, Error>
     where
-        F: FnMut(u32, &[Value]) -> Result<(), Error>,
+        F: FnMut(u32, &mut [Value]) -> Result<(), Error>,
     {
         let at = self.at();
         let (path, sheet, epoch) = (self.path.clone(), self.sheet.clone(), self.epoch);
