@@ -164,7 +164,7 @@ async fn read_rows(path: &Path, schema: &TableSchema) -> anyhow::Result<Vec<Vec<
             return Err(Error::new(ErrorKind::SchemaMismatch, "the exported sheet lacks columns"));
         }
         let mut rows = Vec::new();
-        source.read(&layout, &schema, |_, row: &[Value]| {
+        source.read(&layout, &schema, |_, row: &mut [Value]| {
             let mut full = vec![Value::Null; schema.columns.len()];
             for (value, &i) in row.iter().zip(&layout.columns) {
                 full[i] = value.clone();

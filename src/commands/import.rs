@@ -109,9 +109,10 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     let reader = tokio::task::spawn_blocking(move || {
         let mut numbers = Vec::with_capacity(BATCH_ROWS);
         let mut values = Vec::with_capacity(BATCH_ROWS * width);
-        let result = source.read(&reader_layout, &reader_schema, |row_number, row: &[Value]| {
+        let result = source.read(&reader_layout, &reader_schema, |row_number, row: &mut [Value]| {
             numbers.push(row_number);
-            values.extend_from_slice(row);
+            // Moved, not copied: the reader clears the row for the next one anyway.
+            values.extend(row.iter_mut().map(std::mem::take));
             if numbers.len() == BATCH_ROWS {
                 let batch = (std::mem::take(&mut numbers), std::mem::take(&mut values));
                 tx.blocking_send(batch).map_err(|_| Error::new(ErrorKind::Other, "the import stopped"))?;

@@ -156,7 +156,7 @@ fn tables_export_in_key_order() {
     let layout = source.layout(&schema).unwrap();
     let mut rows = Vec::new();
     source
-        .read(&layout, &schema, |_, row: &[sheetbridge_core::Value]| {
+        .read(&layout, &schema, |_, row: &mut [sheetbridge_core::Value]| {
             rows.push(format!("{}{}", row[0], row[1]));
             Ok(())
         })
