@@ -92,6 +92,7 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     })
     .await
     .context("reading the workbook")??;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "workbook open");
     let sheet = source.sheet().to_owned();
     let what = format!("import `{file}` sheet `{sheet}`");
     check_layout(&schema, &layout, args, mode, &what)?;
@@ -159,6 +160,7 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
         }
     };
 
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), rows = read.rows, "rows sent");
     let plan = match importer.plan(args.show).await {
         Ok(plan) => plan,
         Err(e) => {
@@ -176,6 +178,7 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
         ))
         .into());
     }
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "planned");
     if args.dry_run {
         importer.rollback().await.with_context(|| what.clone())?;
     } else {
