@@ -1,6 +1,6 @@
 //! sheetbridge's workbook, opened by LibreOffice, shows what the table holds.
 //!
-//! Needs `soffice` (`.ci/test` installs libreoffice-calc-nogui); without it
+//! Needs `soffice` (`.ci/test` installs libreoffice-calc); without it
 //! this test fails rather than skips.
 
 use std::path::Path;
@@ -17,7 +17,7 @@ fn soffice_csv(xlsx: &Path, dir: &Path) -> String {
         .arg(xlsx)
         .output()
         .unwrap_or_else(|e| {
-            panic!("cannot run soffice ({e}); install LibreOffice: apt-get install libreoffice-calc-nogui")
+            panic!("cannot run soffice ({e}); install LibreOffice: apt-get install libreoffice-calc")
         });
     assert!(out.status.success(), "soffice failed: {}", String::from_utf8_lossy(&out.stderr));
     let csv = dir.join(xlsx.with_extension("csv").file_name().unwrap());
