@@ -6,7 +6,7 @@ use anyhow::Context;
 use serde::Serialize;
 use sheetbridge_core::{Error, ErrorKind, TableName, TableSchema, Value};
 use sheetbridge_postgres::import::{ImportMode, ImportPlan, PlannedAction, PlannedChange};
-use sheetbridge_xlsx::{ReadSummary, XlsxSource};
+use sheetbridge_xlsx::{Cell, ReadSummary, XlsxSource};
 use tokio::sync::mpsc;
 
 use crate::cli::{ImportArgs, Mode};
@@ -102,39 +102,46 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
         conn.begin_import(&schema, &layout.columns, mode).await.with_context(|| what.clone())?;
     let progress = Progress::rows("importing", None);
 
-    // The workbook is parsed on a blocking thread while the database takes the
-    // rows it has already produced; the channel bounds what is in flight.
-    let (tx, mut rx) = mpsc::channel::<(Vec<u32>, Vec<Value>)>(4);
-    let reader_schema = schema.clone();
+    // The workbook is parsed on a blocking thread; its cells are converted,
+    // checked and sent to the database here, in parallel. The channel bounds
+    // what is in flight.
+    let mut converter = source.converter(&layout, &schema)?;
+    let (tx, mut rx) = mpsc::channel::<(Vec<u32>, Vec<Cell>)>(4);
     let reader_layout = layout.clone();
     let reader = tokio::task::spawn_blocking(move || {
         let mut numbers = Vec::with_capacity(BATCH_ROWS);
-        let mut values = Vec::with_capacity(BATCH_ROWS * width);
-        let result = source.read(&reader_layout, &reader_schema, |row_number, row: &mut [Value]| {
+        let mut cells = Vec::with_capacity(BATCH_ROWS * width);
+        let result = source.read_cells(&reader_layout, |row_number, row: &mut [Cell]| {
             numbers.push(row_number);
-            // Moved, not copied: the reader clears the row for the next one anyway.
-            values.extend(row.iter_mut().map(std::mem::take));
+            // Moved, not copied: the reader rewrites every slot for the next row.
+            cells.extend(row.iter_mut().map(std::mem::take));
             if numbers.len() == BATCH_ROWS {
-                let batch = (std::mem::take(&mut numbers), std::mem::take(&mut values));
+                let batch = (std::mem::take(&mut numbers), std::mem::take(&mut cells));
                 tx.blocking_send(batch).map_err(|_| Error::new(ErrorKind::Other, "the import stopped"))?;
                 numbers.reserve(BATCH_ROWS);
-                values.reserve(BATCH_ROWS * width);
+                cells.reserve(BATCH_ROWS * width);
             }
             Ok(())
         });
         if result.is_ok() && !numbers.is_empty() {
             // The receiver only goes away when the import already failed.
-            let _ = tx.blocking_send((numbers, values));
+            let _ = tx.blocking_send((numbers, cells));
         }
         result
     });
 
     let mut write_error = None;
-    while let Some((numbers, values)) = rx.recv().await {
-        let mut rows = values.chunks_exact(width.max(1));
+    let mut values = vec![Value::Null; width];
+    while let Some((numbers, mut cells)) = rx.recv().await {
+        let mut rows = cells.chunks_exact_mut(width.max(1));
         for n in &numbers {
-            let row = rows.next().unwrap_or(&[]);
-            if let Err(e) = importer.write(*n, row).await {
+            let row = rows.next().unwrap_or(&mut []);
+            // Rows with a bad cell are skipped; once any cell was bad nothing
+            // will be written, so the rest is only converted, to list every problem.
+            if !converter.convert(*n, row, &mut values) || converter.bad_cells() > 0 {
+                continue;
+            }
+            if let Err(e) = importer.write(*n, &values).await {
                 write_error = Some(e);
                 break;
             }
@@ -147,7 +154,7 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     drop(rx);
     let read = reader.await.context("reading the workbook")?;
     progress.finish();
-    let read = match (read, write_error) {
+    let read = match (read.and_then(|r| converter.finish().map(|()| r)), write_error) {
         (Ok(summary), None) => summary,
         // The reader's errors name the file and sheet already.
         (Err(e), None) => {

@@ -84,5 +84,5 @@ mod target;
 
 pub use config::{ReadLimits, WriteOptions};
 pub use lock::holder as lock_holder;
-pub use source::{ReadSummary, SheetLayout, XlsxSource};
+pub use source::{Cell, ReadSummary, RowConverter, SheetLayout, XlsxSource};
 pub use target::{default_sheet_name, WriteReport, XlsxWriter};

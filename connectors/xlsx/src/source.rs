@@ -333,7 +333,10 @@ impl XlsxSource {
     /// [`ErrorKind::Conversion`] error listing them all (the sink then saw
     /// only the good rows and must discard them). An error from the sink
     /// stops the read at once. The sink may take the values it is given
-    /// (`std::mem::take`): every slot is reset before the next row.
+    /// (`std::mem::take`): every slot is rewritten for the next row.
+    ///
+    /// This is [`XlsxSource::read_cells`] and a [`RowConverter`] on one
+    /// thread; a caller with a second core to spare runs them on two.
     pub fn read<F>(
         &mut self,
         layout: &SheetLayout,
@@ -343,13 +346,30 @@ impl XlsxSource {
     where
         F: FnMut(u32, &mut [Value]) -> Result<(), Error>,
     {
+        let mut converter = self.converter(layout, schema)?;
+        let mut values = vec![Value::Null; layout.columns.len()];
+        let mut good = 0u64;
+        let mut summary = self.read_cells(layout, |row_number, cells| {
+            if converter.convert(row_number, cells, &mut values) {
+                good += 1;
+                sink(row_number, &mut values)?;
+            }
+            Ok(())
+        })?;
+        converter.finish()?;
+        summary.rows = good;
+        Ok(summary)
+    }
+
+    /// A converter of this sheet's rows (as [`XlsxSource::read_cells`]
+    /// yields them) to `schema`'s types.
+    pub fn converter(&self, layout: &SheetLayout, schema: &TableSchema) -> Result<RowConverter, Error> {
         let at = self.at();
-        let (path, sheet, epoch) = (self.path.clone(), self.sheet.clone(), self.epoch);
-        let cols: Vec<&sheetbridge_core::Column> = layout
+        let cols = layout
             .columns
             .iter()
             .map(|&i| {
-                schema.columns.get(i).ok_or_else(|| {
+                schema.columns.get(i).cloned().ok_or_else(|| {
                     Error::new(
                         ErrorKind::InvalidInput,
                         format!("{at}: the layout does not belong to this schema"),
@@ -357,39 +377,49 @@ impl XlsxSource {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let header_row = layout.header_row - 1;
-        let mut cells = self
-            .workbook
-            .worksheet_cells_reader(&sheet)
-            .map_err(|e| error::reader(&path, Some(&sheet), e))?;
-
-        let mut summary = ReadSummary { last_row: layout.header_row, ..ReadSummary::default() };
-        let mut problems = Problems::default();
-        let mut values = vec![Value::Null; cols.len()];
-        let mut current: Option<u32> = None;
-        let mut row_bad = false;
-        let mut row_has_data = false;
-        let mut bad_rows = 0u64;
-        // Blank rows seen since the last data row; they count as skipped
-        // only when a data row follows.
-        let mut pending_blank = 0u64;
-        let mut last_seen = header_row;
-
         // The sheet column each slot is read from, for messages.
-        let mut sheet_cols = vec![0u32; cols.len()];
+        let mut sheet_cols = vec![0u32; layout.columns.len()];
         for (offset, slot) in layout.slots.iter().enumerate() {
             if let Some(slot) = slot {
                 sheet_cols[*slot] = layout.first_col + offset as u32;
             }
         }
+        Ok(RowConverter { at, epoch: self.epoch, cols, sheet_cols, problems: Problems::default() })
+    }
+
+    /// Streams the data rows below the header to `sink` as `(sheet row
+    /// number, cells of layout.columns)`, unconverted: the cheap part of a
+    /// read, which a [`RowConverter`] completes (on another thread if one is
+    /// free). The sink may take the cells: every slot is rewritten for the
+    /// next row. Blank rows are skipped and counted; cells outside the
+    /// header's columns are counted and listed. A sheet with a header and no
+    /// data rows is an error unless [`XlsxSource::allow_empty`].
+    pub fn read_cells<F>(&mut self, layout: &SheetLayout, mut sink: F) -> Result<ReadSummary, Error>
+    where
+        F: FnMut(u32, &mut [Cell]) -> Result<(), Error>,
+    {
+        let at = self.at();
+        let (path, sheet) = (self.path.clone(), self.sheet.clone());
+        let header_row = layout.header_row - 1;
+        let mut reader = self
+            .workbook
+            .worksheet_cells_reader(&sheet)
+            .map_err(|e| error::reader(&path, Some(&sheet), e))?;
+
+        let mut summary = ReadSummary { last_row: layout.header_row, ..ReadSummary::default() };
+        let mut cells = vec![Cell::Empty; layout.columns.len()];
+        let mut current: Option<u32> = None;
+        let mut row_has_data = false;
+        // Blank rows seen since the last data row; they count as skipped
+        // only when a data row follows.
+        let mut pending_blank = 0u64;
+        let mut last_seen = header_row;
+
         let mut finish_row = |r: u32,
-                              values: &mut Vec<Value>,
+                              cells: &mut Vec<Cell>,
                               row_has_data: bool,
-                              mut row_bad: bool,
                               summary: &mut ReadSummary,
-                              pending_blank: &mut u64,
-                              bad_rows: &mut u64,
-                              problems: &mut Problems|
+                              pending_blank: &mut u64|
          -> Result<(), Error> {
             if !row_has_data {
                 *pending_blank += 1;
@@ -398,31 +428,14 @@ impl XlsxSource {
             summary.blank_rows_skipped += *pending_blank;
             *pending_blank = 0;
             summary.last_row = r + 1;
-            // An empty cell where the table needs a value and cannot make one.
-            for (slot, col) in cols.iter().enumerate() {
-                if values[slot].is_null() && !col.nullable && !col.fills_itself() {
-                    row_bad = true;
-                    problems.push(CellProblem {
-                        at: cell_ref(r, sheet_cols[slot]),
-                        column: col.name.clone(),
-                        type_name: col.type_name.clone(),
-                        value: "an empty cell".into(),
-                        reason: "is not allowed: the column is NOT NULL and has no default".into(),
-                    });
-                }
-            }
-            if row_bad {
-                *bad_rows += 1;
-            } else {
-                sink(r + 1, values)?;
-                summary.rows += 1;
-            }
-            values.iter_mut().for_each(|v| *v = Value::Null);
+            summary.rows += 1;
+            sink(r + 1, cells)?;
+            cells.iter_mut().for_each(|c| *c = Cell::Empty);
             Ok(())
         };
 
         while let Some(cell) =
-            cells.next_cell_with_formula_metadata().map_err(|e| error::reader(&path, Some(&sheet), e))?
+            reader.next_cell_with_formula_metadata().map_err(|e| error::reader(&path, Some(&sheet), e))?
         {
             let (r, c) = cell.pos;
             if r <= header_row {
@@ -430,100 +443,44 @@ impl XlsxSource {
             }
             if current != Some(r) {
                 if let Some(prev) = current {
-                    finish_row(
-                        prev,
-                        &mut values,
-                        row_has_data,
-                        row_bad,
-                        &mut summary,
-                        &mut pending_blank,
-                        &mut bad_rows,
-                        &mut problems,
-                    )?;
+                    finish_row(prev, &mut cells, row_has_data, &mut summary, &mut pending_blank)?;
                     last_seen = prev;
                 }
                 // Rows missing from the file between two rows are blank rows.
                 pending_blank += u64::from(r.saturating_sub(last_seen + 1));
                 current = Some(r);
-                row_bad = false;
                 row_has_data = false;
             }
-            let iso;
-            let raw = match &cell.value {
-                DataRef::Empty => {
-                    if cell.formula.is_none() {
-                        continue;
-                    }
-                    // A formula the writing program never calculated.
-                    if let Some(slot) = slot_of(layout, c) {
-                        row_has_data = true;
-                        row_bad = true;
-                        values[slot] = Value::Error(String::new());
-                        let col = cols[slot];
-                        problems.push(CellProblem {
-                            at: cell_ref(r, c),
-                            column: col.name.clone(),
-                            type_name: col.type_name.clone(),
-                            value: "a formula".into(),
-                            reason: "has no calculated value in the file; open and save it in Excel or \
-                                     LibreOffice to calculate it"
-                                .into(),
-                        });
-                    }
-                    continue;
-                }
-                DataRef::String(s) => Raw::Text(s),
-                DataRef::SharedString(s) => Raw::Text(s),
-                DataRef::Float(f) => Raw::Number(*f),
-                DataRef::Int(i) => Raw::Number(*i as f64),
-                DataRef::Bool(b) => Raw::Bool(*b),
-                DataRef::DateTime(d) => Raw::Number(d.as_f64()),
-                DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Raw::Iso(s),
-                DataRef::Error(e) => {
-                    iso = e.to_string();
-                    Raw::Error(&iso)
-                }
+            let value = match &cell.value {
+                // A formula the writing program never calculated.
+                DataRef::Empty if cell.formula.is_some() => Cell::Uncalculated,
+                DataRef::Empty => continue,
+                DataRef::String(s) => Cell::Text(s.clone()),
+                DataRef::SharedString(s) => Cell::Text((*s).to_owned()),
+                DataRef::Float(f) => Cell::Number(*f),
+                DataRef::Int(i) => Cell::Number(*i as f64),
+                DataRef::Bool(b) => Cell::Bool(*b),
+                DataRef::DateTime(d) => Cell::Number(d.as_f64()),
+                DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::Iso(s.clone()),
+                DataRef::Error(e) => Cell::Error(e.to_string()),
             };
             if c < layout.first_col || c > layout.last_col {
-                summary.beyond_header_cells += 1;
-                if summary.beyond_header.len() < LIST_BEYOND {
-                    summary.beyond_header.push(cell_ref(r, c));
+                if !matches!(value, Cell::Uncalculated) {
+                    summary.beyond_header_cells += 1;
+                    if summary.beyond_header.len() < LIST_BEYOND {
+                        summary.beyond_header.push(cell_ref(r, c));
+                    }
                 }
                 continue;
             }
             let Some(slot) = slot_of(layout, c) else { continue };
             row_has_data = true;
-            let col = cols[slot];
-            match cell_to_value(&col.ty, raw, epoch) {
-                Ok(v) => values[slot] = v,
-                Err(reason) => {
-                    row_bad = true;
-                    // Not empty: this cell's problem is reported already.
-                    values[slot] = Value::Error(String::new());
-                    problems.push(CellProblem {
-                        at: cell_ref(r, c),
-                        column: col.name.clone(),
-                        type_name: col.type_name.clone(),
-                        value: raw.shown(),
-                        reason: reason.0,
-                    });
-                }
-            }
+            cells[slot] = value;
         }
         if let Some(prev) = current {
-            finish_row(
-                prev,
-                &mut values,
-                row_has_data,
-                row_bad,
-                &mut summary,
-                &mut pending_blank,
-                &mut bad_rows,
-                &mut problems,
-            )?;
+            finish_row(prev, &mut cells, row_has_data, &mut summary, &mut pending_blank)?;
         }
-        problems.into_result(&format!("import {at}"))?;
-        if summary.rows == 0 && bad_rows == 0 && !self.allow_empty {
+        if summary.rows == 0 && !self.allow_empty {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
                 format!("{at} has a header row but no data rows below it"),
@@ -564,6 +521,124 @@ impl XlsxSource {
             }
         };
         Ok((schema, layout))
+    }
+}
+
+/// A cell as the sheet holds it, before conversion to its column's type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Cell {
+    /// No cell, or a cell with nothing in it.
+    #[default]
+    Empty,
+    /// A shared or inline string, or a formula's cached text.
+    Text(String),
+    /// A number (dates are numbers: serials of the workbook's epoch).
+    Number(f64),
+    Bool(bool),
+    /// An ISO 8601 date/time cell (`t="d"`).
+    Iso(String),
+    /// A spreadsheet error value (`#DIV/0!`).
+    Error(String),
+    /// A formula with no calculated value in the file.
+    Uncalculated,
+}
+
+/// Converts rows of [`Cell`]s to a table's values, collecting every bad
+/// cell. Made by [`XlsxSource::converter`]; `Send`, so it can run on
+/// another thread than the reading.
+#[derive(Debug)]
+pub struct RowConverter {
+    at: String,
+    epoch: SerialEpoch,
+    cols: Vec<sheetbridge_core::Column>,
+    sheet_cols: Vec<u32>,
+    problems: Problems,
+}
+
+impl RowConverter {
+    /// Converts one row into `out` (same length). False when a cell is bad:
+    /// the problem is kept for [`RowConverter::finish`] and the row must be
+    /// skipped. Cells are taken (left empty).
+    pub fn convert(&mut self, row_number: u32, cells: &mut [Cell], out: &mut [Value]) -> bool {
+        let r = row_number - 1;
+        let mut good = true;
+        for (slot, (cell, value)) in cells.iter_mut().zip(out.iter_mut()).enumerate() {
+            let col = &self.cols[slot];
+            let cell = std::mem::take(cell);
+            let raw = match &cell {
+                Cell::Empty => {
+                    *value = Value::Null;
+                    // An empty cell where the table needs a value and cannot make one.
+                    if !col.nullable && !col.fills_itself() {
+                        good = false;
+                        self.problem(
+                            r,
+                            slot,
+                            "an empty cell".into(),
+                            "is not allowed: the column is NOT NULL and has no default".into(),
+                        );
+                    }
+                    continue;
+                }
+                Cell::Uncalculated => {
+                    good = false;
+                    self.problem(
+                        r,
+                        slot,
+                        "a formula".into(),
+                        "has no calculated value in the file; open and save it in Excel or LibreOffice to \
+                         calculate it"
+                            .into(),
+                    );
+                    continue;
+                }
+                Cell::Text(s) => Raw::Text(s),
+                Cell::Number(f) => Raw::Number(*f),
+                Cell::Bool(b) => Raw::Bool(*b),
+                Cell::Iso(s) => Raw::Iso(s),
+                Cell::Error(e) => Raw::Error(e),
+            };
+            match cell_to_value(&col.ty, raw, self.epoch) {
+                Ok(v) => {
+                    if v.is_null() && !col.nullable && !col.fills_itself() {
+                        good = false;
+                        self.problem(
+                            r,
+                            slot,
+                            raw.shown(),
+                            "is empty, but the column is NOT NULL and has no default".into(),
+                        );
+                    }
+                    *value = v;
+                }
+                Err(reason) => {
+                    good = false;
+                    self.problem(r, slot, raw.shown(), reason.0);
+                }
+            }
+        }
+        good
+    }
+
+    fn problem(&mut self, r: u32, slot: usize, value: String, reason: String) {
+        let col = &self.cols[slot];
+        self.problems.push(CellProblem {
+            at: cell_ref(r, self.sheet_cols[slot]),
+            column: col.name.clone(),
+            type_name: col.type_name.clone(),
+            value,
+            reason,
+        });
+    }
+
+    /// How many bad cells were found so far.
+    pub fn bad_cells(&self) -> usize {
+        self.problems.len()
+    }
+
+    /// `Ok` when every cell converted; else the conversion error listing them all.
+    pub fn finish(self) -> Result<(), Error> {
+        self.problems.into_result(&format!("import {}", self.at))
     }
 }
 
