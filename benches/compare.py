@@ -20,6 +20,7 @@ Writes /tmp/bench-work/results/compare-<stamp>/results.{json,md}.
 """
 import argparse
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -281,6 +282,15 @@ def main():
         if any(k in tl for k in needed) and not os.access(path, os.X_OK):
             sys.exit(f"{path} is missing: cargo build --release -p sheetbridge -p sheetbridge-bench")
     warm = dict(kv.split("=") for kv in a.warmup.split(","))
+
+    # One comparison at a time on a machine: two would share the cores, the tables and the outputs.
+    os.makedirs(WORK, exist_ok=True)
+    lock = open(f"{WORK}/compare.lock", "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"another comparison is running (lock {WORK}/compare.lock); waiting for it", flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
 
     url = os.environ.get("BENCH_URL") or sh(f"{a.peers}/pg.sh url").stdout.strip()
     if psql(url, "SELECT 1") != "1":
