@@ -81,6 +81,8 @@ pub mod limits;
 mod lock;
 mod source;
 mod target;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{ReadLimits, WriteOptions};
 pub use lock::holder as lock_holder;

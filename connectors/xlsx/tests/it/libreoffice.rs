@@ -3,70 +3,11 @@
 //! Needs `soffice` (Debian: `apt-get install -y --no-install-recommends
 //! libreoffice-calc`); without it this test fails rather than skips.
 
-use std::path::Path;
-use std::process::Command;
-
 use sheetbridge_core::{ColumnType, Value};
+use sheetbridge_xlsx::testing::{parse_csv, soffice_to_csv};
 
 use crate::roundtrip::write;
 use crate::*;
-
-fn soffice_to_csv(xlsx: &Path, outdir: &Path) -> String {
-    let profile = outdir.join("lo-profile");
-    let status = Command::new("soffice")
-        .arg(format!("-env:UserInstallation=file://{}", profile.display()))
-        .args([
-            "--headless",
-            "--convert-to",
-            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false",
-        ])
-        .arg("--outdir")
-        .arg(outdir)
-        .arg(xlsx)
-        .output();
-    let out = match status {
-        Ok(out) => out,
-        Err(e) => panic!(
-            "cannot run `soffice` ({e}): this test opens our workbooks in LibreOffice; \
-             install it with `apt-get install -y --no-install-recommends libreoffice-calc`"
-        ),
-    };
-    assert!(out.status.success(), "soffice failed: {}", String::from_utf8_lossy(&out.stderr));
-    let csv = outdir.join(xlsx.with_extension("csv").file_name().unwrap());
-    std::fs::read_to_string(&csv).unwrap_or_else(|e| {
-        panic!("soffice wrote no {}: {e}; stderr: {}", csv.display(), String::from_utf8_lossy(&out.stderr))
-    })
-}
-
-/// Splits CSV as LibreOffice writes it (quoted fields, doubled quotes).
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            ('"', true) => quoted = false,
-            ('"', false) => quoted = true,
-            (',', false) => row.push(std::mem::take(&mut field)),
-            ('\n', false) => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (c, _) => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
-}
 
 #[test]
 fn libreoffice_shows_our_values_as_typed_cells() {
