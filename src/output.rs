@@ -20,7 +20,7 @@ impl Progress {
                 let bar = ProgressBar::new(n);
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "{prefix} [{bar:30}] {human_pos}/{human_len} rows ({per_sec}, {eta} left)",
+                        "{prefix} [{bar:30}] {human_pos}/{human_len} rows ({eta} left)",
                     )
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
@@ -30,7 +30,7 @@ impl Progress {
             _ if visible => {
                 let bar = ProgressBar::new_spinner();
                 bar.set_style(
-                    ProgressStyle::with_template("{prefix} {spinner} {human_pos} rows ({per_sec})")
+                    ProgressStyle::with_template("{prefix} {spinner} {human_pos} rows ({elapsed})")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar
