@@ -5,6 +5,7 @@ mod bad_files;
 mod fixtures;
 mod libreoffice;
 mod limits;
+mod mangled;
 mod roundtrip;
 
 use std::future::Future;
