@@ -61,7 +61,7 @@ fn read_all(path: &std::path::Path) {
 
 #[test]
 fn mangled_workbooks_are_errors_not_panics() {
-    let mut rng = Rng(0x5EED_0F_5EE7);
+    let mut rng = Rng(0x005E_ED0F_5EE7);
     let dir = tempfile::tempdir().unwrap();
     for name in ["openpyxl_types.xlsx", "libreoffice.xlsx", "shared_strings.xlsx", "bad_cells.xlsx"] {
         let original = std::fs::read(fixture(name)).unwrap();
