@@ -129,7 +129,11 @@ fn insert_mode_refuses_an_existing_key_and_writes_nothing() {
         "insert",
     ]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains('7'), "the error does not name the key: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("key (id)=(7) on row 3 is already in the table"),
+        "the error does not name the key and its row: {}",
+        stderr(&out)
+    );
     assert_eq!(dump(&url, "items"), before);
 }
 
@@ -170,7 +174,7 @@ fn duplicate_keys_in_the_file_are_named_with_their_rows() {
     let out = sheetbridge(&["import", "--db", &url, "--from", file.to_str().unwrap(), "--table", "items"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains('4') && err.contains('2') && err.contains('4'), "rows 2 and 4 hold key 4: {err}");
+    assert!(err.contains("key 4 is on rows 2 and 4"), "rows 2 and 4 hold key 4: {err}");
     assert_eq!(dump(&url, "items"), before);
 }
 
