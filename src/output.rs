@@ -49,8 +49,9 @@ impl Progress {
         self.bar.inc(n);
     }
 
-    pub fn set_message(&self, msg: &str) {
-        self.bar.set_prefix(msg.to_owned());
+    /// Renames the stage shown before the bar (`exporting` → `compressing`).
+    pub fn set_stage(&self, stage: &str) {
+        self.bar.set_prefix(stage.to_owned());
     }
 
     pub fn finish(&self) {

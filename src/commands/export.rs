@@ -102,7 +102,7 @@ async fn write_out<S: Source>(
     };
     // On error the writer is dropped unfinished, which removes its temporary file.
     let rows = source.scan(&mut sink).await.with_context(|| what.clone())?;
-    progress.set_message("compressing");
+    progress.set_stage("compressing");
     let report = writer.finish().with_context(|| what.clone())?;
     progress.finish();
     Ok((rows, schema.columns.len(), report))

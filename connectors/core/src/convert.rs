@@ -193,9 +193,6 @@ pub fn value_text(v: &Value) -> Option<String> {
 /// Converts a text cell to a value of `ty`. Text columns take the text as
 /// it is (no trimming); other types ignore surrounding blanks.
 pub fn parse_text(ty: &ColumnType, text: &str) -> Result<Value, Reason> {
-    if matches!(ty, ColumnType::Text | ColumnType::Other) {
-        return Ok(Value::Text(text.to_owned()));
-    }
     let t = text.trim();
     match ty {
         ColumnType::Text | ColumnType::Other => Ok(Value::Text(text.to_owned())),
