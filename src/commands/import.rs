@@ -75,7 +75,7 @@ fn mode_of(mode: Mode) -> (ImportMode, &'static str) {
 /// written when any cell is bad, a key repeats, or the plan needs `--yes`.
 pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     let started = Instant::now();
-    let (mode, mode_name) = mode_of(args.mode);
+    let (mode, _) = mode_of(args.mode);
     let file = args.from.display().to_string();
     let mut conn = super::connect(&args.db).await?;
     let name = TableName::parse(&args.table).map_err(|m| Error::new(ErrorKind::InvalidInput, m))?;
@@ -174,7 +174,7 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
             return Err(anyhow::Error::new(e).context(what));
         }
     };
-    let mut summary = summarize(args, &file, &sheet, &schema, &layout, &plan, mode_name, &read);
+    let mut summary = summarize(args, &file, &sheet, &schema, &layout, &plan, &read);
     if plan.deletes > args.max_deletes && !args.yes && !args.dry_run {
         importer.rollback().await.ok();
         print!("{}", render(&summary));
@@ -280,7 +280,6 @@ fn quoted(names: &[String]) -> String {
     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
-#[allow(clippy::too_many_arguments)]
 fn summarize(
     args: &ImportArgs,
     file: &str,
@@ -288,14 +287,13 @@ fn summarize(
     schema: &TableSchema,
     layout: &sheetbridge_xlsx::SheetLayout,
     plan: &ImportPlan,
-    mode: &'static str,
     read: &ReadSummary,
 ) -> ImportSummary {
     ImportSummary {
         file: file.to_owned(),
         sheet: sheet.to_owned(),
         table: schema.name.to_string(),
-        mode,
+        mode: mode_of(args.mode).1,
         dry_run: args.dry_run,
         written: false,
         rows: plan.rows,
