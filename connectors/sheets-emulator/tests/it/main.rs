@@ -1,0 +1,3 @@
+//! The emulator's tests: one binary, one module a subject.
+
+mod server;
