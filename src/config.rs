@@ -26,6 +26,8 @@ use toml::Spanned;
 pub struct ConfigFile {
     /// The Postgres database sheetbridge reads and writes.
     pub database: Option<DatabaseSection>,
+    /// How sheetbridge reaches Google.
+    pub google: Option<GoogleSection>,
     #[serde(skip)]
     path: PathBuf,
     #[serde(skip)]
@@ -50,6 +52,30 @@ pub struct DatabaseSection {
     /// A CA certificate file for verify-ca / verify-full.
     pub sslrootcert: Option<Spanned<String>>,
     pub application_name: Option<Spanned<String>>,
+}
+
+/// `[google]`: where Google is and where its credentials are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleSection {
+    /// One base URL for every Google endpoint, e.g. a local Sheets emulator
+    /// (`http://127.0.0.1:8085`). The environment's `SHEETBRIDGE_GOOGLE_ENDPOINT`
+    /// is used when this is absent; Google itself when neither is set.
+    pub endpoint: Option<Spanned<String>>,
+    /// Where `sheetbridge auth` keeps the token (default:
+    /// `$XDG_CONFIG_HOME/sheetbridge/google-token.json`). Readable by its owner only.
+    pub token_file: Option<Spanned<String>>,
+    /// A service-account key or authorized-user JSON file, such as a mounted
+    /// secret in a container; used instead of the token file.
+    pub credentials_file: Option<Spanned<String>>,
+}
+
+/// `[google]` with its `${VAR}`s resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GoogleSettings {
+    pub endpoint: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub credentials_file: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -174,6 +200,47 @@ impl ConfigFile {
         }
     }
 
+    /// The `[google]` section with `${VAR}`s resolved through `env`
+    /// (all unset when the file has none).
+    pub fn google(&self, env: impl Fn(&str) -> Option<String>) -> Result<GoogleSettings, Error> {
+        let Some(google) = &self.google else { return Ok(GoogleSettings::default()) };
+        let mut problems = Vec::new();
+        let mut text = |field: &Option<Spanned<String>>, key: &str| -> Option<String> {
+            let value = field.as_ref()?;
+            match interpolate(value.get_ref(), &env) {
+                Ok(v) => Some(v).filter(|v| !v.trim().is_empty()),
+                Err(missing) => {
+                    problems.push(format!(
+                        "line {}: `{key}` uses ${{{missing}}}, which is not set in the environment",
+                        line_of(&self.text, value.span().start)
+                    ));
+                    None
+                }
+            }
+        };
+        let settings = GoogleSettings {
+            endpoint: text(&google.endpoint, "endpoint"),
+            token_file: text(&google.token_file, "token_file").map(PathBuf::from),
+            credentials_file: text(&google.credentials_file, "credentials_file").map(PathBuf::from),
+        };
+        if let Some(endpoint) = &settings.endpoint {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                problems.push(format!(
+                    "line {}: `endpoint` must be an http:// or https:// URL, not `{endpoint}`",
+                    self.line(&google.endpoint)
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("config `{}` [google]: {}", self.path.display(), problems.join("; ")),
+            ))
+        }
+    }
+
     fn line<T>(&self, field: &Option<Spanned<T>>) -> usize {
         field.as_ref().map(|f| line_of(&self.text, f.span().start)).unwrap_or(0)
     }
@@ -273,5 +340,25 @@ mod tests {
         let file = ConfigFile::load(&path).unwrap();
         let c = file.database(|n| (n == "SHEETBRIDGE_DB_PASSWORD").then(|| "x".to_owned())).unwrap().unwrap();
         assert_eq!(c.dbname, "shop");
+        let google = file.google(|_| None).unwrap();
+        assert_eq!(
+            google.endpoint, None,
+            "the example talks to Google unless the environment says otherwise"
+        );
+    }
+
+    #[test]
+    fn google_section_resolves_variables_and_checks_the_endpoint() {
+        let f = ConfigFile::parse(
+            Path::new("x.toml"),
+            "[google]\nendpoint = \"${EMU:-http://127.0.0.1:8085}\"\ncredentials_file = \"/run/secrets/google\"\n",
+        )
+        .unwrap();
+        let g = f.google(|_| None).unwrap();
+        assert_eq!(g.endpoint.as_deref(), Some("http://127.0.0.1:8085"));
+        assert_eq!(g.credentials_file, Some(PathBuf::from("/run/secrets/google")));
+        let f = ConfigFile::parse(Path::new("x.toml"), "[google]\nendpoint = \"sheets.local\"\n").unwrap();
+        let e = f.google(|_| None).unwrap_err();
+        assert!(e.to_string().contains("line 2") && e.to_string().contains("sheets.local"), "{e}");
     }
 }
