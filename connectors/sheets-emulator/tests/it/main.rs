@@ -1,3 +1,4 @@
 //! The emulator's tests: one binary, one module a subject.
 
+mod oauth;
 mod server;
