@@ -57,3 +57,81 @@ impl Endpoints {
         }
     }
 }
+
+/// How a [`crate::SheetsClient`] retries a call that failed in passing.
+///
+/// A call is retried after 429 (rate limited), 500/502/503/504, or a
+/// transport failure (connection refused, reset or dropped, timeout), with
+/// exponential backoff and full jitter: before retry `n` (from 1) it waits a
+/// random time between 0 and `min(max_delay, initial_delay * 2^(n-1))`, or
+/// what Google's `Retry-After` says when it says so. It gives up after
+/// `max_attempts` attempts or when the next wait would end after `max_elapsed`
+/// from the first attempt; the error is then [`sheetbridge_core::ErrorKind::RateLimited`]
+/// (the last failure was a 429) or [`sheetbridge_core::ErrorKind::Retryable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (at least 1).
+    pub max_attempts: u32,
+    pub initial_delay: std::time::Duration,
+    pub max_delay: std::time::Duration,
+    /// The time a call may take with its retries and waits.
+    pub max_elapsed: std::time::Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 7 attempts, 1 s doubling to at most 32 s, 5 minutes in all (Google's
+    /// advice for its APIs: truncated exponential backoff to 32–64 s).
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 7,
+            initial_delay: std::time::Duration::from_secs(1),
+            max_delay: std::time::Duration::from_secs(32),
+            max_elapsed: std::time::Duration::from_secs(300),
+        }
+    }
+}
+
+/// The request rate a credential keeps to, so that a busy schedule waits
+/// instead of running into Google's quota (a batch counts as one request).
+///
+/// Every client of one credential ([`crate::TokenSource::key`]) in the
+/// process shares one bucket of read tokens and one of write tokens; the
+/// first client made for a credential sizes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Google's per-user limit is 60 read requests a minute.
+    pub reads_per_minute: u32,
+    /// Google's per-user limit is 60 write requests a minute.
+    pub writes_per_minute: u32,
+    /// How many requests may go at once after a quiet spell (the bucket's
+    /// size); `None` is a minute's worth.
+    pub burst: Option<u32>,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Quota { reads_per_minute: 60, writes_per_minute: 60, burst: None }
+    }
+}
+
+/// How a [`crate::SheetsClient`] runs: retries, quota, timeouts, batch size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOptions {
+    pub retry: RetryPolicy,
+    pub quota: Quota,
+    /// One HTTP request's time limit (Google stops processing at 180 s).
+    pub request_timeout: std::time::Duration,
+    /// The largest request body a write sends; Google recommends at most 2 MB.
+    pub max_payload_bytes: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            retry: RetryPolicy::default(),
+            quota: Quota::default(),
+            request_timeout: std::time::Duration::from_secs(200),
+            max_payload_bytes: 2_000_000,
+        }
+    }
+}

@@ -8,8 +8,18 @@
 //! `sheetbridge auth` (installed-app loopback with PKCE, service-account JWT
 //! bearer) with a token store only its owner can read.
 
+pub mod a1;
 pub mod auth;
+mod client;
 pub mod config;
+mod error;
+mod meta;
+mod quota;
+mod sheet_ref;
+mod wire;
 
 pub use auth::TokenSource;
-pub use config::Endpoints;
+pub use client::{ClientStats, SheetsClient};
+pub use config::{ClientOptions, Endpoints, Quota, RetryPolicy};
+pub use meta::{SpreadsheetInfo, TabInfo};
+pub use sheet_ref::{SheetRef, Tab};
