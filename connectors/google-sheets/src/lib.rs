@@ -12,14 +12,18 @@ pub mod a1;
 pub mod auth;
 mod client;
 pub mod config;
+mod convert;
 mod error;
 mod meta;
 mod quota;
 mod sheet_ref;
+mod source;
 mod wire;
 
 pub use auth::TokenSource;
 pub use client::{ClientStats, SheetsClient};
 pub use config::{ClientOptions, Endpoints, Quota, RetryPolicy};
+pub use convert::Zone;
 pub use meta::{SpreadsheetInfo, TabInfo};
 pub use sheet_ref::{SheetRef, Tab};
+pub use source::{ReadSummary, SheetLayout, TabSource};

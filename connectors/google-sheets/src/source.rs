@@ -1,0 +1,493 @@
+//! Reading a tab as rows of a table: one metadata read, one `values.batchGet`.
+
+use reqwest::Method;
+use sheetbridge_core::{
+    CellProblem, Column, Error, ErrorKind, Problems, RowSink, Source, TableSchema, Value,
+};
+
+use crate::a1;
+use crate::client::{Call, SheetsClient};
+use crate::convert::{cell_to_value, keeps_empty_text, shown, Zone, EMPTY_TEXT_FORMULA};
+use crate::meta::{SpreadsheetInfo, TabInfo};
+use crate::quota::Class;
+use crate::sheet_ref::SheetRef;
+use crate::wire::{BatchGetResponse, WireCell};
+
+/// How a tab's columns line up with a table's: the same rules as the xlsx
+/// connector's. The header is the first row holding anything; names match
+/// exactly first, then ignoring case and surrounding blanks where that is
+/// unambiguous; columns may be in any order; duplicate names and blank header
+/// cells between names are errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetLayout {
+    /// Schema indices of the columns the tab supplies, ascending: the values
+    /// of every row passed to the sink are these columns, in this order.
+    pub columns: Vec<usize>,
+    /// Header names that match no column of the schema (their cells are not read).
+    pub unknown: Vec<String>,
+    /// Schema columns the tab has no header for.
+    pub missing: Vec<String>,
+    /// The header's row number (1-based, as the sheet shows it).
+    pub header_row: u32,
+    /// Per entry of `columns`: the zero-based tab column it is read from.
+    pub sheet_columns: Vec<u32>,
+}
+
+/// What a read found besides the rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadSummary {
+    /// Rows passed to the sink.
+    pub rows: u64,
+    /// Blank rows between data rows, skipped.
+    pub blank_rows_skipped: u64,
+    /// The last data row's number (1-based); the header's when there is none.
+    pub last_row: u32,
+}
+
+/// A tab, read whole (its values came in one `values.batchGet`), ready to be
+/// converted to a table's rows. Implements [`Source`] once given a schema.
+#[derive(Debug)]
+pub struct TabSource {
+    client: SheetsClient,
+    info: SpreadsheetInfo,
+    tab: TabInfo,
+    zone: Zone,
+    /// Every row of the tab from its first, as Google returned them (ragged).
+    grid: Vec<Vec<WireCell>>,
+    allow_empty: bool,
+    schema: Option<TableSchema>,
+    layout: Option<SheetLayout>,
+}
+
+impl SheetsClient {
+    /// Opens a tab for reading: one `spreadsheets.get` (tabs, sizes, time
+    /// zone) and one `values.batchGet` of the whole tab with
+    /// `UNFORMATTED_VALUE` and `SERIAL_NUMBER`.
+    pub async fn open_tab(&self, sheet: &SheetRef) -> Result<TabSource, Error> {
+        let info = self.spreadsheet(&sheet.spreadsheet_id).await?;
+        let tab = info.tab(&sheet.tab)?.clone();
+        let grid = self
+            .batch_get(
+                &info.spreadsheet_id,
+                &[a1::whole_sheet(&tab.title)],
+                "UNFORMATTED_VALUE",
+                "read of the tab's values",
+            )
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let zone = Zone::named(&info.time_zone);
+        Ok(TabSource {
+            client: self.clone(),
+            info,
+            tab,
+            zone,
+            grid,
+            allow_empty: false,
+            schema: None,
+            layout: None,
+        })
+    }
+
+    /// One `values.batchGet` of `ranges`, rows major, dates as serials.
+    pub(crate) async fn batch_get(
+        &self,
+        spreadsheet: &str,
+        ranges: &[String],
+        render: &str,
+        what: &str,
+    ) -> Result<Vec<Vec<Vec<WireCell>>>, Error> {
+        let mut path = format!("{}/values:batchGet?", SheetsClient::spreadsheet_path(spreadsheet));
+        for r in ranges {
+            path.push_str("ranges=");
+            path.push_str(&a1::query_value(r));
+            path.push('&');
+        }
+        path.push_str("majorDimension=ROWS&valueRenderOption=");
+        path.push_str(render);
+        path.push_str("&dateTimeRenderOption=SERIAL_NUMBER");
+        let r: BatchGetResponse = self
+            .call_json(Call {
+                method: Method::GET,
+                path,
+                body: None,
+                class: Class::Read,
+                idempotent: true,
+                what,
+                spreadsheet,
+            })
+            .await?;
+        let mut out: Vec<Vec<Vec<WireCell>>> = r.value_ranges.into_iter().map(|v| v.values).collect();
+        out.resize_with(ranges.len(), Vec::new);
+        Ok(out)
+    }
+}
+
+impl TabSource {
+    /// The tab, to be read as `schema` through [`Source`].
+    pub fn with_schema(mut self, schema: TableSchema) -> TabSource {
+        self.schema = Some(schema);
+        self.layout = None;
+        self
+    }
+
+    /// Whether a tab with a header and no data rows reads as an empty table
+    /// (`true`) or is an error (`false`, the default).
+    pub fn allow_empty(&mut self, allow: bool) -> &mut Self {
+        self.allow_empty = allow;
+        self
+    }
+
+    pub fn spreadsheet(&self) -> &SpreadsheetInfo {
+        &self.info
+    }
+
+    pub fn tab(&self) -> &TabInfo {
+        &self.tab
+    }
+
+    /// `gsheet://ID/Tab`, as messages name the tab.
+    pub fn location(&self) -> String {
+        SheetRef::new(self.info.spreadsheet_id.clone(), Some(&self.tab.title)).to_string()
+    }
+
+    fn at(&self) -> String {
+        format!("`{}`", self.location())
+    }
+
+    /// Matches the header row's names to `schema`'s columns.
+    pub fn layout(&self, schema: &TableSchema) -> Result<SheetLayout, Error> {
+        let at = self.at();
+        let Some((header_row, row)) =
+            self.grid.iter().enumerate().find(|(_, r)| r.iter().any(|c| !is_blank(c)))
+        else {
+            return Err(Error::new(ErrorKind::InvalidInput, format!("{at} is empty: it has no header row")));
+        };
+        let header_row = header_row as u32;
+        let header: Vec<(u32, String)> = row
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !is_blank(c))
+            .map(|(i, c)| (i as u32, header_text(c)))
+            .collect();
+        for pair in header.windows(2) {
+            if pair[1].0 != pair[0].0 + 1 {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "{at}: header cell {} is blank but {} (`{}`) follows it; name the column or delete it",
+                        a1::cell(header_row, pair[0].0 + 1),
+                        a1::cell(header_row, pair[1].0),
+                        pair[1].1
+                    ),
+                ));
+            }
+        }
+        let refs = |c: u32| a1::cell(header_row, c);
+        let mut matched: Vec<Option<usize>> = vec![None; schema.columns.len()];
+        let mut header_match: Vec<Option<usize>> = vec![None; header.len()];
+        for (h, (c, name)) in header.iter().enumerate() {
+            if let Some(dup) = header[..h].iter().find(|(_, n)| n == name) {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("{at}: header cells {} and {} are both named `{name}`", refs(dup.0), refs(*c)),
+                ));
+            }
+            if let Some((i, _)) = schema.column(name) {
+                matched[i] = Some(h);
+                header_match[h] = Some(i);
+            }
+        }
+        let fold = |s: &str| s.trim().to_lowercase();
+        for h in 0..header.len() {
+            if header_match[h].is_some() {
+                continue;
+            }
+            let key = fold(&header[h].1);
+            let candidates: Vec<usize> = schema
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(i, col)| matched[*i].is_none() && fold(&col.name) == key)
+                .map(|(i, _)| i)
+                .collect();
+            if let [i] = candidates.as_slice() {
+                if let Some(o) = (0..header.len())
+                    .find(|&o| o != h && header_match[o].is_none() && fold(&header[o].1) == key)
+                {
+                    let (a, b) = (h.min(o), h.max(o));
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "{at}: header cells {} (`{}`) and {} (`{}`) both match column `{}`; rename one",
+                            refs(header[a].0),
+                            header[a].1,
+                            refs(header[b].0),
+                            header[b].1,
+                            schema.columns[*i].name
+                        ),
+                    ));
+                }
+                matched[*i] = Some(h);
+                header_match[h] = Some(*i);
+            }
+        }
+        let columns: Vec<usize> = (0..schema.columns.len()).filter(|&i| matched[i].is_some()).collect();
+        let sheet_columns = columns.iter().filter_map(|&i| matched[i].map(|h| header[h].0)).collect();
+        Ok(SheetLayout {
+            columns,
+            unknown: header
+                .iter()
+                .zip(&header_match)
+                .filter(|(_, m)| m.is_none())
+                .map(|((_, n), _)| n.clone())
+                .collect(),
+            missing: schema
+                .columns
+                .iter()
+                .zip(&matched)
+                .filter(|(_, m)| m.is_none())
+                .map(|(c, _)| c.name.clone())
+                .collect(),
+            header_row: header_row + 1,
+            sheet_columns,
+        })
+    }
+
+    /// Converts the data rows below the header and hands them to `sink` as
+    /// `(sheet row number, values of layout.columns)`, in row order.
+    ///
+    /// Every bad cell is collected and reading goes on; rows with a bad cell
+    /// are not passed on. If any cell was bad the result is a
+    /// [`ErrorKind::Conversion`] error listing them all with their A1 names
+    /// (the sink then saw only the good rows and must discard them). The sink
+    /// may take the values it is given: every slot is rewritten for the next row.
+    pub async fn read<F>(
+        &mut self,
+        layout: &SheetLayout,
+        schema: &TableSchema,
+        mut sink: F,
+    ) -> Result<ReadSummary, Error>
+    where
+        F: FnMut(u32, &mut [Value]) -> Result<(), Error>,
+    {
+        let at = self.at();
+        let location = self.location();
+        let cols: Vec<&Column> = layout
+            .columns
+            .iter()
+            .map(|&i| {
+                schema.columns.get(i).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidInput,
+                        format!("{at}: the layout does not belong to this schema"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let first_data = layout.header_row as usize; // zero-based index of the row below the header
+        let empty_texts = self.empty_texts(layout, &cols, first_data).await?;
+        let needs_zone = cols.iter().any(|c| c.ty == sheetbridge_core::ColumnType::TimestampTz);
+        if needs_zone && !self.zone.is_known() {
+            tracing::warn!(zone = self.zone.name(), "the spreadsheet's time zone is unknown");
+        }
+
+        let mut problems = Problems::default();
+        let mut summary = ReadSummary { last_row: layout.header_row, ..ReadSummary::default() };
+        let mut values = vec![Value::Null; cols.len()];
+        let mut pending_blank = 0u64;
+        let empty = WireCell::Empty;
+        for (r, row) in self.grid.iter().enumerate().skip(first_data) {
+            let has_data =
+                layout.sheet_columns.iter().any(|&c| row.get(c as usize).is_some_and(|cell| !is_blank(cell)))
+                    || layout.sheet_columns.iter().any(|&c| empty_texts.contains(&(r as u32, c)));
+            if !has_data {
+                pending_blank += 1;
+                continue;
+            }
+            summary.blank_rows_skipped += pending_blank;
+            pending_blank = 0;
+            let mut good = true;
+            for (slot, (&c, col)) in layout.sheet_columns.iter().zip(&cols).enumerate() {
+                // Ragged rows: a cell past the row's end is empty.
+                let cell = row.get(c as usize).unwrap_or(&empty);
+                let is_empty_text = matches!(cell, WireCell::Text(s) if s.is_empty());
+                let result = if is_empty_text && keeps_empty_text(&col.ty) {
+                    Ok(if empty_texts.contains(&(r as u32, c)) {
+                        Value::Text(String::new())
+                    } else {
+                        Value::Null
+                    })
+                } else {
+                    cell_to_value(&col.ty, cell, &self.zone)
+                };
+                match result {
+                    Ok(v) => {
+                        if v.is_null() && !col.nullable && !col.fills_itself() {
+                            good = false;
+                            problems.push(problem(
+                                &location,
+                                r as u32,
+                                c,
+                                col,
+                                "an empty cell".into(),
+                                "is not allowed: the column is NOT NULL and has no default".into(),
+                            ));
+                        }
+                        values[slot] = v;
+                    }
+                    Err(reason) => {
+                        good = false;
+                        problems.push(problem(&location, r as u32, c, col, shown(cell), reason.0));
+                    }
+                }
+            }
+            summary.last_row = r as u32 + 1;
+            if good {
+                summary.rows += 1;
+                sink(r as u32 + 1, &mut values)?;
+            }
+        }
+        problems.into_result(&format!("import {at}"))?;
+        if summary.rows == 0 && !self.allow_empty {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{at} has a header row but no data rows below it"),
+            ));
+        }
+        Ok(summary)
+    }
+
+    /// The cells of text columns that hold the empty string (the formula
+    /// `=""`) rather than nothing, as `(zero-based row, column)`. Asks Google
+    /// only when some text cell reads `""`: a second `values.batchGet` of
+    /// those columns with the `FORMULA` render option.
+    async fn empty_texts(
+        &self,
+        layout: &SheetLayout,
+        cols: &[&Column],
+        first_data: usize,
+    ) -> Result<std::collections::HashSet<(u32, u32)>, Error> {
+        let mut out = std::collections::HashSet::new();
+        let text_cols: Vec<u32> = layout
+            .sheet_columns
+            .iter()
+            .zip(cols)
+            .filter(|(_, col)| keeps_empty_text(&col.ty))
+            .map(|(&c, _)| c)
+            .collect();
+        let ambiguous = |c: u32| {
+            self.grid
+                .iter()
+                .skip(first_data)
+                .any(|row| matches!(row.get(c as usize), Some(WireCell::Text(s)) if s.is_empty()))
+        };
+        let asked: Vec<u32> = text_cols.into_iter().filter(|&c| ambiguous(c)).collect();
+        if asked.is_empty() {
+            return Ok(out);
+        }
+        let last = self.grid.len().max(first_data + 1) as u32;
+        let ranges: Vec<String> =
+            asked.iter().map(|&c| a1::range(&self.tab.title, first_data as u32, c, last - 1, c)).collect();
+        let columns = self
+            .client
+            .batch_get(&self.info.spreadsheet_id, &ranges, "FORMULA", "read of the tab's empty-string cells")
+            .await?;
+        for (&c, column) in asked.iter().zip(columns) {
+            for (i, row) in column.into_iter().enumerate() {
+                if matches!(row.first(), Some(WireCell::Text(f)) if is_empty_text_formula(f)) {
+                    out.insert((first_data as u32 + i as u32, c));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn ensure_layout(&mut self) -> Result<(TableSchema, SheetLayout), Error> {
+        let schema = self.schema.clone().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("{}: no table schema was given to read the tab as", self.at()),
+            )
+        })?;
+        if let Some(l) = &self.layout {
+            return Ok((schema, l.clone()));
+        }
+        let l = self.layout(&schema)?;
+        let missing_keys: Vec<String> = schema
+            .columns
+            .iter()
+            .filter(|c| c.key && l.missing.contains(&c.name))
+            .map(|c| format!("`{}`", c.name))
+            .collect();
+        if !missing_keys.is_empty() {
+            return Err(Error::new(
+                ErrorKind::SchemaMismatch,
+                format!(
+                    "{}: the header has no key column {}; rows cannot be matched without it",
+                    self.at(),
+                    missing_keys.join(", ")
+                ),
+            ));
+        }
+        self.layout = Some(l.clone());
+        Ok((schema, l))
+    }
+}
+
+/// `=""`, allowing blanks Google may keep (`= ""`).
+fn is_empty_text_formula(f: &str) -> bool {
+    let compact: String = f.chars().filter(|c| !c.is_whitespace()).collect();
+    compact == EMPTY_TEXT_FORMULA
+}
+
+fn is_blank(cell: &WireCell) -> bool {
+    match cell {
+        WireCell::Empty => true,
+        WireCell::Text(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+fn header_text(cell: &WireCell) -> String {
+    match cell {
+        WireCell::Empty => String::new(),
+        WireCell::Text(s) => s.clone(),
+        WireCell::Number(f) => sheetbridge_core::convert::number_text(*f),
+        WireCell::Bool(b) => if *b { "TRUE" } else { "FALSE" }.into(),
+    }
+}
+
+fn problem(
+    location: &str,
+    row: u32,
+    col: u32,
+    column: &Column,
+    value: String,
+    reason: String,
+) -> CellProblem {
+    CellProblem {
+        at: format!("{location} {}", a1::cell(row, col)),
+        column: column.name.clone(),
+        type_name: column.type_name.clone(),
+        value,
+        reason,
+    }
+}
+
+impl Source for TabSource {
+    async fn schema(&mut self) -> Result<TableSchema, Error> {
+        let (mut schema, layout) = self.ensure_layout()?;
+        let keep: Vec<String> = layout.columns.iter().map(|&i| schema.columns[i].name.clone()).collect();
+        // Invariant: every name comes from the schema itself.
+        let _ = schema.project(&keep);
+        Ok(schema)
+    }
+
+    async fn scan<S: RowSink + Send>(&mut self, sink: &mut S) -> Result<u64, Error> {
+        let (schema, layout) = self.ensure_layout()?;
+        let summary = self.read(&layout, &schema, |_, row| sink.row(row)).await?;
+        Ok(summary.rows)
+    }
+}
