@@ -1,4 +1,5 @@
 //! The emulator's tests: one binary, one module a subject.
 
-mod oauth;
+mod conformance;
+mod http;
 mod server;
