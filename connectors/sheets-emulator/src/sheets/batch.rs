@@ -225,6 +225,8 @@ fn round_color(v: &mut Json) {
             let keys: Vec<String> = m.keys().cloned().collect();
             for k in keys {
                 let n = m.get(&k).and_then(Json::as_f64).unwrap_or(0.0);
+                // Sheets keeps 8 bits a channel: 0.5 comes back as 127/255.
+                let n = if k == "alpha" { n } else { ((n.clamp(0.0, 1.0) * 255.0) + 1e-6).floor() / 255.0 };
                 if n == 0.0 {
                     m.remove(&k);
                 } else {
@@ -245,19 +247,26 @@ fn round_color(v: &mut Json) {
     }
 }
 
-/// Drops proto3 defaults (false, 0, "", null, empty lists) from stored JSON.
+/// Drops proto3 defaults (false, 0, "", null, empty lists, objects left
+/// empty) from stored JSON.
 fn drop_defaults(v: &mut Json) {
     if let Some(m) = v.as_object_mut() {
-        m.retain(|_, x| {
+        let had_children: Vec<String> = m
+            .iter()
+            .filter(|(_, x)| x.as_object().is_some_and(|o| !o.is_empty()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (_, child) in m.iter_mut() {
+            drop_defaults(child);
+        }
+        m.retain(|k, x| {
             !(x.is_null()
                 || x == &json!(false)
                 || x.as_f64() == Some(0.0)
                 || x.as_str() == Some("")
-                || x.as_array().is_some_and(Vec::is_empty))
+                || x.as_array().is_some_and(Vec::is_empty)
+                || (x.as_object().is_some_and(Map::is_empty) && had_children.contains(k)))
         });
-        for (_, child) in m.iter_mut() {
-            drop_defaults(child);
-        }
     }
 }
 
@@ -1203,6 +1212,9 @@ fn add_group(ss: &mut Spreadsheet, r: &Json) -> Step {
     groups.push(Group { start: a, end: b, depth: 1, collapsed: false });
     groups.sort_by_key(|g| (g.start, std::cmp::Reverse(g.end)));
     recompute_depths(groups);
+    // The first group turns the group controls' position on; it stays after the groups go.
+    let flag = if rows { "rowGroupControlAfter" } else { "columnGroupControlAfter" };
+    s.grid_props.entry(flag.to_owned()).or_insert(json!(true));
     Ok(Some(groups_reply(s, rows)))
 }
 
@@ -1211,7 +1223,7 @@ fn delete_group(ss: &mut Spreadsheet, r: &Json) -> Step {
     let s = ss.sheet_mut(i);
     let groups = if rows { &mut s.row_groups } else { &mut s.col_groups };
     let before = groups.len();
-    groups.retain(|g| !(g.start >= a && g.end <= b && g.depth == 1) && !(g.start == a && g.end == b));
+    groups.retain(|g| !((g.start == a && g.end == b) || (g.start >= a && g.end <= b && g.depth == 1)));
     if groups.len() == before {
         return Err("No group with that range.".into());
     }
@@ -1256,7 +1268,7 @@ fn add_protected_range(ss: &mut Spreadsheet, r: &Json, user: Option<&str>) -> St
     let mut reply = m.clone();
     reply.insert("editors".into(), json!({}));
     let mut stored = m;
-    if !warning {
+    {
         let mut users: Vec<Json> =
             pr.pointer("/editors/users").and_then(Json::as_array).cloned().unwrap_or_default();
         if let Some(u) = user {

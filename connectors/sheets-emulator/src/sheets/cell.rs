@@ -190,7 +190,7 @@ fn parse_number(text: &str) -> Option<Entered> {
         Some((i, f)) => (i, Some(f)),
         None => (mantissa, None),
     };
-    if int_part.is_empty() && frac_part.map_or(true, str::is_empty) {
+    if int_part.is_empty() && frac_part.is_none_or(str::is_empty) {
         return None;
     }
     let grouped = int_part.contains(',');
@@ -493,7 +493,7 @@ fn format_date(dt: NaiveDateTime, pattern: &str) -> String {
                 }
                 last_was_hour = false;
             }
-            b'm' if last_was_hour || lower[i + run..].trim_start_matches(|c| c == ':').starts_with('s') => {
+            b'm' if last_was_hour || lower[i + run..].trim_start_matches(':').starts_with('s') => {
                 out.push_str(&pad(dt.minute(), run));
                 last_was_hour = false;
             }

@@ -217,16 +217,8 @@ pub fn read_rect(ss: &Spreadsheet, sheet: usize, rect: &Rect, options: &ReadOpti
 
 fn value_range(ss: &Spreadsheet, resolved: &Resolved, options: &ReadOptions) -> Json {
     let s = &ss.sheets[resolved.sheet];
-    let echo = if resolved.whole_sheet {
-        let (rows, cols) = s.grid.content_extent();
-        if rows == 0 {
-            s.full()
-        } else {
-            Rect { r0: 0, r1: rows.min(s.row_count), c0: 0, c1: cols.min(s.col_count) }
-        }
-    } else {
-        resolved.rect
-    };
+    // A bare sheet name echoes the whole grid, data or not.
+    let echo = resolved.rect;
     let mut m = Map::new();
     m.insert("range".into(), json!(s.a1(&echo)));
     m.insert("majorDimension".into(), json!(if options.columns { "COLUMNS" } else { "ROWS" }));
@@ -283,6 +275,9 @@ fn input_option(value: Option<&str>) -> ApiResult<Input> {
 
 /// A write checked and ready to apply.
 pub struct Planned {
+    /// Rows and columns holding at least one non-null value (what Google reports).
+    touched_rows: u32,
+    touched_cols: u32,
     sheet: usize,
     r0: u32,
     c0: u32,
@@ -353,7 +348,8 @@ fn plan(ss: &Spreadsheet, item: &Json, field: &str, at: Option<(usize, u32, u32)
         }
     }
     let width = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
-    let cells: u64 = rows.iter().map(|r| r.len() as u64).sum();
+    // Google counts the cells it wrote: a null leaves a cell alone.
+    let cells: u64 = rows.iter().map(|r| r.iter().filter(|v| !v.is_null()).count() as u64).sum();
     let (sheet, r0, c0) = match at {
         Some(at) => at,
         None => {
@@ -381,7 +377,17 @@ fn plan(ss: &Spreadsheet, item: &Json, field: &str, at: Option<(usize, u32, u32)
             (resolved.sheet, r.r0, r.c0)
         }
     };
-    Ok(Planned { sheet, r0, c0, rows, width, cells })
+    let touched_rows = rows.iter().filter(|r| r.iter().any(|v| !v.is_null())).count() as u32;
+    let mut touched = vec![false; width as usize];
+    for row in &rows {
+        for (j, v) in row.iter().enumerate() {
+            if !v.is_null() {
+                touched[j] = true;
+            }
+        }
+    }
+    let touched_cols = touched.iter().filter(|t| **t).count() as u32;
+    Ok(Planned { touched_rows, touched_cols, sheet, r0, c0, rows, width, cells })
 }
 
 /// Grows a sheet to hold a write, refusing what passes the cell limit.
@@ -445,8 +451,8 @@ fn update_reply(ss: &Spreadsheet, p: &Planned, include: Option<&ReadOptions>) ->
     if height > 0 && p.width > 0 {
         let rect = Rect { r0: p.r0, r1: p.r0 + height, c0: p.c0, c1: p.c0 + p.width };
         m.insert("updatedRange".into(), json!(s.a1(&rect)));
-        m.insert("updatedRows".into(), json!(height));
-        m.insert("updatedColumns".into(), json!(p.width));
+        m.insert("updatedRows".into(), json!(p.touched_rows));
+        m.insert("updatedColumns".into(), json!(p.touched_cols));
         m.insert("updatedCells".into(), json!(p.cells));
         if let Some(options) = include {
             let mut data = Map::new();
@@ -470,7 +476,7 @@ fn include_options(
     query_render: Option<&str>,
     query_dates: Option<&str>,
 ) -> Option<ReadOptions> {
-    include.then(|| ReadOptions {
+    include.then_some(ReadOptions {
         render: match query_render {
             Some("UNFORMATTED_VALUE") => Render::Unformatted,
             Some("FORMULA") => Render::Formula,
@@ -524,12 +530,23 @@ pub fn write_many(
 }
 
 fn p_shape(p: &Planned) -> Planned {
-    Planned { sheet: p.sheet, r0: p.r0, c0: p.c0, rows: Vec::new(), width: p.width, cells: p.cells }
+    Planned {
+        touched_rows: p.touched_rows,
+        touched_cols: p.touched_cols,
+        sheet: p.sheet,
+        r0: p.r0,
+        c0: p.c0,
+        rows: Vec::new(),
+        width: p.width,
+        cells: p.cells,
+    }
 }
 
 /// What a write reports: the shape of what was written.
 fn summary_reply(ss: &Spreadsheet, p: &Planned, height: u32, include: Option<&ReadOptions>) -> Json {
     let shaped = Planned {
+        touched_rows: p.touched_rows,
+        touched_cols: p.touched_cols,
         sheet: p.sheet,
         r0: p.r0,
         c0: p.c0,
@@ -608,8 +625,8 @@ pub fn batch_update(ss: &mut Spreadsheet, body: &Json) -> ApiResult<Json> {
     let mut sheets = std::collections::BTreeSet::new();
     for (i, p) in &done {
         if h[*i] > 0 && p.width > 0 {
-            rows += u64::from(h[*i]);
-            cols = cols.max(u64::from(p.width));
+            rows += u64::from(p.touched_rows);
+            cols = cols.max(u64::from(p.touched_cols));
             cells += p.cells;
             sheets.insert(p.sheet);
         }
@@ -633,19 +650,19 @@ fn has_content(ss: &Spreadsheet, sheet: usize, r: u32, c: u32) -> bool {
     ss.sheets[sheet].grid.get(r, c).is_some_and(|cell| !is_blank(cell))
 }
 
-/// The table values.append extends: from the first cell holding data in the
-/// range, the block of cells around it that hold data (touching, diagonals
-/// included), kept within the range.
+/// The table values.append extends, as Google finds it: the last cell
+/// holding data in the range (the bottom row, its rightmost cell), and the
+/// block of cells holding data around it (touching, diagonals included).
 fn find_table(ss: &Spreadsheet, resolved: &Resolved) -> Option<Rect> {
     let s = &ss.sheets[resolved.sheet];
     let area = resolved.rect;
     let (mut r, mut c) = (None, 0);
     let r_end = area.r1.min(s.grid.rows.len() as u32);
-    for row in area.r0..r_end {
+    for row in (area.r0..r_end).rev() {
         let cells = s.grid.row(row);
         let end = (area.c1 as usize).min(cells.len());
         let start = (area.c0 as usize).min(end);
-        if let Some(pos) = cells[start..end].iter().position(|c| !is_blank(c)) {
+        if let Some(pos) = cells[start..end].iter().rposition(|c| !is_blank(c)) {
             r = Some(row);
             c = (start + pos) as u32;
             break;
@@ -653,6 +670,8 @@ fn find_table(ss: &Spreadsheet, resolved: &Resolved) -> Option<Rect> {
     }
     let r = r?;
     let mut t = Rect { r0: r, r1: r + 1, c0: c, c1: c + 1 };
+    // The block may reach past the range, within the grid.
+    let area = s.full();
     loop {
         let mut grew = false;
         // down

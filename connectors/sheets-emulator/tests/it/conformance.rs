@@ -300,6 +300,18 @@ fn drive(
             emulator.with_sheets(|s| s.copy_spreadsheet(from, Some(id), name));
             known.push(id.to_owned());
         }
+        "GET" if path == "/drive/v3/files" => {
+            // Listed files exist in the account and can be opened.
+            for f in reply["files"].as_array().into_iter().flatten() {
+                let (Some(id), Some(name)) = (f["id"].as_str(), f["name"].as_str()) else { continue };
+                emulator.with_sheets(|s| {
+                    if s.spreadsheet(id).is_none() {
+                        s.create_spreadsheet(Some(id), name);
+                    }
+                });
+                known.push(id.to_owned());
+            }
+        }
         "DELETE" => {
             if let Some(id) = drive_file_id(path) {
                 emulator.with_sheets(|s| s.delete_spreadsheet(id));
