@@ -29,24 +29,29 @@ Exit codes:
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write a table (or a query's result) to a workbook sheet.
+    /// Write a table (or a query's result) to a workbook sheet or a Google Sheet tab.
     #[command(after_help = "\
 Examples:
   sheetbridge export --db postgres://app@db/shop --table orders --to orders.xlsx
   sheetbridge export --table sales.orders --to q3.xlsx --sheet Q3 \\
       --columns id,customer,amount --where \"ordered_at >= '2024-07-01'\"
   sheetbridge export --query 'SELECT customer, sum(amount) FROM orders GROUP BY 1' --to totals.xlsx
+  sheetbridge export --table orders --to gsheet://1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms/Orders
+  sheetbridge export --table orders --create --title 'Orders 2024'
 
-Without --db the usual PG* environment variables are used (PGHOST, PGUSER, PGDATABASE, ...).")]
+Without --db the usual PG* environment variables are used (PGHOST, PGUSER, PGDATABASE, ...).
+Google Sheets need access set up once with `sheetbridge auth`.")]
     Export(ExportArgs),
 
-    /// Apply a workbook sheet to a table: insert, update, or mirror its rows.
+    /// Apply a workbook sheet or a Google Sheet tab to a table: insert, update, or mirror its rows.
     #[command(after_help = "\
 Examples:
   sheetbridge import --db postgres://app@db/shop --from orders.xlsx --table orders --dry-run
   sheetbridge import --from orders.xlsx --sheet Orders --table orders --mode upsert
   sheetbridge import --from prices.xlsx --table prices --key sku,region --mode mirror --yes
   sheetbridge import --from new.xlsx --table orders --mode insert --json
+  sheetbridge import --from 'https://docs.google.com/spreadsheets/d/1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms/edit#gid=0' \\
+      --table orders --dry-run
 
 Rows are matched by the table's primary key (or --key). Columns are matched by
 header name, in any order; table columns missing from the sheet keep their values.
@@ -91,13 +96,27 @@ pub struct ExportArgs {
     #[arg(long)]
     pub query: Option<String>,
 
-    /// The workbook to write (.xlsx). It is replaced atomically.
-    #[arg(long)]
-    pub to: PathBuf,
+    /// Where to write: a workbook (.xlsx, replaced atomically) or a Google Sheet
+    /// (`gsheet://SPREADSHEET_ID/Tab`, or the sheet's link from the browser).
+    #[arg(long, required_unless_present = "create", value_name = "FILE|gsheet://ID/Tab")]
+    pub to: Option<String>,
 
-    /// Sheet name (default: the table's name, or `query`).
+    /// Make a new Google spreadsheet for the export (its title: --title, else the table's name).
+    #[arg(long, conflicts_with = "to")]
+    pub create: bool,
+
+    /// The new spreadsheet's title (with --create).
+    #[arg(long, requires = "create")]
+    pub title: Option<String>,
+
+    /// Sheet or tab name (default: the one in --to, else the table's name, or `query`).
     #[arg(long)]
     pub sheet: Option<String>,
+
+    /// Overwrite the Google Sheet tab when it exists already (its values, formats and
+    /// validations are replaced; links to it keep working). Without it nothing is written.
+    #[arg(long)]
+    pub replace: bool,
 
     /// Only these columns, in this order (comma-separated).
     #[arg(long, value_delimiter = ',', conflicts_with = "query")]
@@ -131,11 +150,12 @@ pub struct ImportArgs {
     #[command(flatten)]
     pub db: DbArgs,
 
-    /// The workbook to read (.xlsx).
-    #[arg(long)]
-    pub from: PathBuf,
+    /// What to read: a workbook (.xlsx) or a Google Sheet (`gsheet://SPREADSHEET_ID/Tab`,
+    /// or the sheet's link from the browser).
+    #[arg(long, value_name = "FILE|gsheet://ID/Tab")]
+    pub from: String,
 
-    /// Sheet to read (default: the first sheet).
+    /// Sheet or tab to read (default: the one in --from, else the first).
     #[arg(long)]
     pub sheet: Option<String>,
 

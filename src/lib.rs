@@ -16,7 +16,9 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod endpoint;
 pub mod exit;
+pub mod google;
 pub mod output;
 
 use anyhow::Context;

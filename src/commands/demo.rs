@@ -45,8 +45,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Code> {
         db: db(),
         table: Some("shop.orders".into()),
         query: None,
-        to: exported.clone(),
+        to: Some(exported.display().to_string()),
+        create: false,
+        title: None,
         sheet: Some("Orders".into()),
+        replace: false,
         columns: Vec::new(),
         filter: None,
         force: false,
@@ -68,7 +71,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Code> {
     println!("  row 4: quantity \"a dozen\"; row 6: amount 12.345; row 8: status \"lost\"");
     let import = |from: &Path, dry_run: bool| ImportArgs {
         db: db(),
-        from: from.to_owned(),
+        from: from.display().to_string(),
         sheet: None,
         table: "shop.orders".into(),
         mode: Mode::Upsert,

@@ -1,15 +1,19 @@
-//! `sheetbridge import`: a workbook sheet → a table, with a plan first.
+//! `sheetbridge import`: a workbook sheet or a Google Sheet tab → a table, with a plan first.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
 use serde::Serialize;
 use sheetbridge_core::{Error, ErrorKind, TableName, TableSchema, Value};
-use sheetbridge_postgres::import::{ImportMode, ImportPlan, PlannedAction, PlannedChange};
+use sheetbridge_google_sheets::{SheetRef, SheetsClient};
+use sheetbridge_postgres::import::{ImportMode, ImportPlan, Importer, PlannedAction, PlannedChange};
+use sheetbridge_postgres::PgConn;
 use sheetbridge_xlsx::{Cell, ReadSummary, XlsxSource};
 use tokio::sync::mpsc;
 
 use crate::cli::{ImportArgs, Mode};
+use crate::endpoint::SheetLocation;
 use crate::exit::{Code, NeedsConfirmation};
 use crate::output::{clip, table, Progress};
 
@@ -71,22 +75,92 @@ fn mode_of(mode: Mode) -> (ImportMode, &'static str) {
     }
 }
 
+/// What reading the sheet found besides the rows (the rows went to the importer).
+struct Read {
+    /// The sheet's name, as the summary shows it.
+    sheet: String,
+    /// Table columns the sheet has no header for.
+    missing: Vec<String>,
+    /// Sheet columns that match no table column.
+    unknown: Vec<String>,
+    blank_rows_skipped: u64,
+    beyond_header: Vec<String>,
+    beyond_header_cells: u64,
+}
+
 /// Reads the sheet, plans, and applies unless it is a dry run. Nothing is
 /// written when any cell is bad, a key repeats, or the plan needs `--yes`.
 pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     let started = Instant::now();
     let (mode, _) = mode_of(args.mode);
-    let file = args.from.display().to_string();
+    let location = SheetLocation::parse(&args.from)?;
+    // Google's credential is found before the database is touched.
+    let google = match &location {
+        SheetLocation::Google(_) => Some(crate::google::client(args.db.config.as_deref())?.0),
+        SheetLocation::Workbook(_) => None,
+    };
     let mut conn = super::connect(&args.db).await?;
     let name = TableName::parse(&args.table).map_err(|m| Error::new(ErrorKind::InvalidInput, m))?;
     let mut schema = conn.describe_table(&name).await?;
     check_table(&mut schema, args)?;
 
-    let path = args.from.clone();
+    let (mut importer, read, what) = match (location, google) {
+        (SheetLocation::Google(sheet), Some(client)) => {
+            let sheet = match &args.sheet {
+                Some(tab) => sheet.with_tab(tab),
+                None => sheet,
+            };
+            from_google(&mut conn, &client, &sheet, &schema, args, mode).await?
+        }
+        (SheetLocation::Workbook(path), _) => from_workbook(&mut conn, &path, &schema, args, mode).await?,
+        (SheetLocation::Google(_), None) => unreachable!("a Google Sheet always has a client (made above)"),
+    };
+
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "rows sent");
+    let plan = match importer.plan(args.show).await {
+        Ok(plan) => plan,
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(what));
+        }
+    };
+    let mut summary = summarize(args, &schema, &read, &plan);
+    if plan.deletes > args.max_deletes && !args.yes && !args.dry_run {
+        importer.rollback().await.ok();
+        print!("{}", render(&summary));
+        return Err(NeedsConfirmation(format!(
+            "{what}: the plan deletes {} rows of `{}`, more than --max-deletes {}; nothing was written. \
+             Check the plan above, then rerun with --yes",
+            plan.deletes, schema.name, args.max_deletes
+        ))
+        .into());
+    }
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "planned");
+    if args.dry_run {
+        importer.rollback().await.with_context(|| what.clone())?;
+    } else {
+        importer.commit().await.with_context(|| what.clone())?;
+        summary.written = true;
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Reads a workbook sheet into an import: the workbook is parsed on a blocking
+/// thread while its cells are converted, checked and sent to the database here.
+async fn from_workbook<'c>(
+    conn: &'c mut PgConn,
+    path: &Path,
+    schema: &TableSchema,
+    args: &ImportArgs,
+    mode: ImportMode,
+) -> anyhow::Result<(Importer<'c>, Read, String)> {
+    let started = Instant::now();
+    let file = path.display().to_string();
+    let reader_path = path.to_owned();
     let sheet_arg = args.sheet.clone();
     let schema_for_reader = schema.clone();
     let (mut source, layout) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
-        let mut source = XlsxSource::open(&path, sheet_arg.as_deref())?;
+        let mut source = XlsxSource::open(&reader_path, sheet_arg.as_deref())?;
         let layout = source.layout(&schema_for_reader)?;
         Ok((source, layout))
     })
@@ -95,17 +169,15 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "workbook open");
     let sheet = source.sheet().to_owned();
     let what = format!("import `{file}` sheet `{sheet}`");
-    check_layout(&schema, &layout, args, mode, &what)?;
+    check_layout(schema, &layout.unknown, &layout.missing, args, mode, &what)?;
 
     let width = layout.columns.len();
     let mut importer =
-        conn.begin_import(&schema, &layout.columns, mode).await.with_context(|| what.clone())?;
+        conn.begin_import(schema, &layout.columns, mode).await.with_context(|| what.clone())?;
     let progress = Progress::rows("importing", None);
 
-    // The workbook is parsed on a blocking thread; its cells are converted,
-    // checked and sent to the database here, in parallel. The channel bounds
-    // what is in flight.
-    let mut converter = source.converter(&layout, &schema)?;
+    // The channel bounds what is in flight.
+    let mut converter = source.converter(&layout, schema)?;
     let (tx, mut rx) = mpsc::channel::<(Vec<u32>, Vec<Cell>)>(4);
     let reader_layout = layout.clone();
     let reader = tokio::task::spawn_blocking(move || {
@@ -154,7 +226,7 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
     drop(rx);
     let read = reader.await.context("reading the workbook")?;
     progress.finish();
-    let read = match (read.and_then(|r| converter.finish().map(|()| r)), write_error) {
+    let read: ReadSummary = match (read.and_then(|r| converter.finish().map(|()| r)), write_error) {
         (Ok(summary), None) => summary,
         // The reader's errors name the file and sheet already.
         (Err(e), None) => {
@@ -166,34 +238,60 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
             return Err(anyhow::Error::new(e).context(what));
         }
     };
+    let read = Read {
+        sheet,
+        missing: layout.missing,
+        unknown: layout.unknown,
+        blank_rows_skipped: read.blank_rows_skipped,
+        beyond_header: read.beyond_header,
+        beyond_header_cells: read.beyond_header_cells,
+    };
+    Ok((importer, read, what))
+}
 
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), rows = read.rows, "rows sent");
-    let plan = match importer.plan(args.show).await {
-        Ok(plan) => plan,
-        Err(e) => {
+/// Reads a Google Sheet tab (one `values.batchGet`) into an import.
+async fn from_google<'c>(
+    conn: &'c mut PgConn,
+    client: &SheetsClient,
+    sheet: &SheetRef,
+    schema: &TableSchema,
+    args: &ImportArgs,
+    mode: ImportMode,
+) -> anyhow::Result<(Importer<'c>, Read, String)> {
+    let mut source = client.open_tab(sheet).await.with_context(|| format!("import `{sheet}`"))?;
+    let tab = source.tab().title.clone();
+    let what = format!("import `{}`", sheet.with_tab(&tab));
+    let layout = source.layout(schema).with_context(|| what.clone())?;
+    check_layout(schema, &layout.unknown, &layout.missing, args, mode, &what)?;
+
+    // Every cell is converted (and every bad one listed) before the database sees a row.
+    let mut rows: Vec<(u32, Vec<Value>)> = Vec::new();
+    let read = source
+        .read(&layout, schema, |n, values| {
+            rows.push((n, values.iter_mut().map(std::mem::take).collect()));
+            Ok(())
+        })
+        .await?;
+    let mut importer =
+        conn.begin_import(schema, &layout.columns, mode).await.with_context(|| what.clone())?;
+    let progress = Progress::rows("importing", Some(rows.len() as u64));
+    for (n, values) in &rows {
+        if let Err(e) = importer.write(*n, values).await {
+            importer.rollback().await.ok();
             return Err(anyhow::Error::new(e).context(what));
         }
+        progress.inc(1);
+    }
+    progress.finish();
+    let read = Read {
+        sheet: tab,
+        missing: layout.missing,
+        unknown: layout.unknown,
+        blank_rows_skipped: read.blank_rows_skipped,
+        beyond_header: Vec::new(),
+        beyond_header_cells: 0,
     };
-    let mut summary = summarize(args, &file, &sheet, &schema, &layout, &plan, &read);
-    if plan.deletes > args.max_deletes && !args.yes && !args.dry_run {
-        importer.rollback().await.ok();
-        print!("{}", render(&summary));
-        return Err(NeedsConfirmation(format!(
-            "{what}: the plan deletes {} rows of `{}`, more than --max-deletes {}; nothing was written. \
-             Check the plan above, then rerun with --yes",
-            plan.deletes, schema.name, args.max_deletes
-        ))
-        .into());
-    }
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "planned");
-    if args.dry_run {
-        importer.rollback().await.with_context(|| what.clone())?;
-    } else {
-        importer.commit().await.with_context(|| what.clone())?;
-        summary.written = true;
-    }
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    Ok((importer, read, what))
 }
 
 /// The table must be writable and have a key to match rows by.
@@ -227,23 +325,24 @@ fn check_table(schema: &mut TableSchema, args: &ImportArgs) -> Result<(), Error>
 
 fn check_layout(
     schema: &TableSchema,
-    layout: &sheetbridge_xlsx::SheetLayout,
+    unknown: &[String],
+    missing: &[String],
     args: &ImportArgs,
     mode: ImportMode,
     what: &str,
 ) -> Result<(), Error> {
     let mut problems = Vec::new();
-    if !layout.unknown.is_empty() && !args.ignore_unknown {
+    if !unknown.is_empty() && !args.ignore_unknown {
         problems.push(format!(
             "the sheet has columns `{}` does not: {} (remove them, or pass --ignore-unknown)",
             schema.name,
-            quoted(&layout.unknown)
+            quoted(unknown)
         ));
     }
     let missing_keys: Vec<String> = schema
         .columns
         .iter()
-        .filter(|c| c.key && layout.missing.contains(&c.name))
+        .filter(|c| c.key && missing.contains(&c.name))
         .filter(|c| !(mode == ImportMode::Insert && c.fills_itself()))
         .map(|c| c.name.clone())
         .collect();
@@ -257,7 +356,7 @@ fn check_layout(
         let required: Vec<String> = schema
             .columns
             .iter()
-            .filter(|c| !c.key && !c.nullable && !c.fills_itself() && layout.missing.contains(&c.name))
+            .filter(|c| !c.key && !c.nullable && !c.fills_itself() && missing.contains(&c.name))
             .map(|c| c.name.clone())
             .collect();
         if !required.is_empty() {
@@ -280,18 +379,10 @@ fn quoted(names: &[String]) -> String {
     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
-fn summarize(
-    args: &ImportArgs,
-    file: &str,
-    sheet: &str,
-    schema: &TableSchema,
-    layout: &sheetbridge_xlsx::SheetLayout,
-    plan: &ImportPlan,
-    read: &ReadSummary,
-) -> ImportSummary {
+fn summarize(args: &ImportArgs, schema: &TableSchema, read: &Read, plan: &ImportPlan) -> ImportSummary {
     ImportSummary {
-        file: file.to_owned(),
-        sheet: sheet.to_owned(),
+        file: args.from.clone(),
+        sheet: read.sheet.clone(),
         table: schema.name.to_string(),
         mode: mode_of(args.mode).1,
         dry_run: args.dry_run,
@@ -302,8 +393,8 @@ fn summarize(
         updated_cells: plan.updated_cells,
         unchanged: plan.unchanged,
         deletes: plan.deletes,
-        missing_columns: layout.missing.clone(),
-        ignored_columns: if args.ignore_unknown { layout.unknown.clone() } else { Vec::new() },
+        missing_columns: read.missing.clone(),
+        ignored_columns: if args.ignore_unknown { read.unknown.clone() } else { Vec::new() },
         blank_rows_skipped: read.blank_rows_skipped,
         cells_outside_header: read.beyond_header.clone(),
         cells_outside_header_count: read.beyond_header_cells,

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod cli;
+mod gsheet;
 mod import;
 mod libreoffice;
 mod roundtrip;

@@ -2,7 +2,7 @@
 
 use crate::{dump, fresh_db, psql, sheetbridge_ok};
 
-const ALL_TYPES: &str = r#"
+pub(crate) const ALL_TYPES: &str = r#"
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN positive AS integer CHECK (VALUE > 0);
 CREATE TABLE edge (
