@@ -53,10 +53,11 @@ pub struct Zone {
 impl Zone {
     /// The zone of Google's `timeZone` name (`Europe/Berlin`, `GMT`, `Etc/GMT+5`).
     pub fn named(name: &str) -> Zone {
-        let tz = name.parse::<chrono_tz::Tz>().ok().or_else(|| match name {
+        let fallback = match name {
             "" | "GMT" | "UTC" | "Z" => Some(chrono_tz::Tz::UTC),
             _ => None,
-        });
+        };
+        let tz = name.parse::<chrono_tz::Tz>().ok().or(fallback);
         Zone { name: name.to_owned(), tz }
     }
 
@@ -204,7 +205,10 @@ pub(crate) fn value_to_cell<'a>(ty: &ColumnType, v: &'a Value, zone: &Zone) -> O
             }
         }
         Value::Float(f) => {
-            if f.is_finite() {
+            if *f == 0.0 && f.is_sign_negative() {
+                // A sheet keeps no negative zero.
+                Out::Owned("-0".into())
+            } else if f.is_finite() {
                 Out::Number(*f)
             } else {
                 Out::Owned(convert::number_text(*f))

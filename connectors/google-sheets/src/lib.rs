@@ -14,10 +14,12 @@ mod client;
 pub mod config;
 mod convert;
 mod error;
+pub mod limits;
 mod meta;
 mod quota;
 mod sheet_ref;
 mod source;
+mod target;
 mod wire;
 
 pub use auth::TokenSource;
@@ -27,3 +29,4 @@ pub use convert::Zone;
 pub use meta::{SpreadsheetInfo, TabInfo};
 pub use sheet_ref::{SheetRef, Tab};
 pub use source::{ReadSummary, SheetLayout, TabSource};
+pub use target::{ExportOptions, ExportReport, TabWriter};

@@ -34,6 +34,8 @@ pub struct TabInfo {
     pub rows: u32,
     pub columns: u32,
     pub frozen_rows: u32,
+    /// Protected ranges sheetbridge added (their ids), found by their description.
+    pub(crate) own_protections: Vec<i64>,
 }
 
 impl SpreadsheetInfo {
@@ -44,6 +46,12 @@ impl SpreadsheetInfo {
             .into_iter()
             .enumerate()
             .map(|(i, sheet)| {
+                let own_protections = sheet
+                    .protected_ranges
+                    .iter()
+                    .filter(|p| p.description.starts_with(crate::target::PROTECTION_PREFIX))
+                    .map(|p| p.protected_range_id)
+                    .collect();
                 let p = sheet.properties;
                 let g = p.grid_properties.unwrap_or_default();
                 TabInfo {
@@ -53,6 +61,7 @@ impl SpreadsheetInfo {
                     rows: g.row_count.unwrap_or(0),
                     columns: g.column_count.unwrap_or(0),
                     frozen_rows: g.frozen_row_count.unwrap_or(0),
+                    own_protections,
                 }
             })
             .collect();

@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 /// The fields mask of a metadata read: only what sheetbridge uses.
 pub(crate) const METADATA_FIELDS: &str = "spreadsheetId,spreadsheetUrl,properties(title,locale,timeZone),\
-     sheets(properties(sheetId,title,index,gridProperties(rowCount,columnCount,frozenRowCount)))";
+     sheets(properties(sheetId,title,index,gridProperties(rowCount,columnCount,frozenRowCount)),\
+     protectedRanges(protectedRangeId,description))";
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -52,6 +53,17 @@ pub(crate) struct SpreadsheetProperties {
 pub(crate) struct Sheet {
     #[serde(default)]
     pub properties: SheetProperties,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected_ranges: Vec<ProtectedRangeInfo>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ProtectedRangeInfo {
+    #[serde(default)]
+    pub protected_range_id: i64,
+    #[serde(default)]
+    pub description: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -90,8 +102,6 @@ pub(crate) struct BatchGetResponse {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ValueRange {
-    #[serde(default)]
-    pub range: String,
     #[serde(default)]
     pub values: Vec<Vec<WireCell>>,
 }
@@ -158,13 +168,6 @@ pub(crate) struct BatchUpdate {
     pub include_spreadsheet_in_response: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct BatchUpdateResponse {
-    #[serde(default)]
-    pub replies: Vec<serde_json::Value>,
-}
-
 /// One structural request; serialized as `{"addSheet": {...}}`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -175,6 +178,22 @@ pub(crate) enum Request {
     RepeatCell(RepeatCell),
     SetDataValidation(SetDataValidation),
     AddProtectedRange(AddProtectedRange),
+    DeleteProtectedRange(DeleteProtectedRange),
+    UpdateCells(UpdateCells),
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeleteProtectedRange {
+    pub protected_range_id: i64,
+}
+
+/// With no `rows`, clears the `fields` of every cell of `range`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UpdateCells {
+    pub range: GridRange,
+    pub fields: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
