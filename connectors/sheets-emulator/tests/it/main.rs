@@ -3,3 +3,4 @@
 mod conformance;
 mod http;
 mod server;
+mod sheets;

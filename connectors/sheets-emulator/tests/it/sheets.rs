@@ -1,0 +1,379 @@
+//! Behaviour sheetbridge relies on that the recordings do not show: quotas,
+//! limits, atomic batches, large ranges, RAW against USER_ENTERED, the admin API.
+
+use std::time::Instant;
+
+use serde_json::{json, Value as Json};
+use sheetbridge_sheets_emulator::{Emulator, Options, Quota};
+
+use crate::http::{self, get, post, put};
+
+const SCOPE: &str = "https://www.googleapis.com/auth/spreadsheets";
+const READONLY: &str = "https://www.googleapis.com/auth/spreadsheets.readonly";
+
+fn roomy() -> Options {
+    let quota = Quota {
+        reads_per_user: 100_000,
+        writes_per_user: 100_000,
+        reads_per_project: 100_000,
+        writes_per_project: 100_000,
+    };
+    Options { quota, ..Options::default() }
+}
+
+fn setup(options: Options) -> (Emulator, String, String) {
+    let emulator = Emulator::start(options).expect("start");
+    let token = emulator.issue_token("ada@example.com", &[SCOPE]);
+    let id = emulator.with_sheets(|s| s.create_spreadsheet(None, "Test"));
+    (emulator, token, id)
+}
+
+fn values_url(id: &str, range: &str) -> String {
+    let encoded = percent_encoding::utf8_percent_encode(range, percent_encoding::NON_ALPHANUMERIC);
+    format!("/v4/spreadsheets/{id}/values/{encoded}")
+}
+
+fn error_message(reply: &http::Reply) -> String {
+    reply.json()["error"]["message"].as_str().unwrap_or("").to_owned()
+}
+
+#[test]
+fn spreadsheet_ids_look_like_googles() {
+    let (_e, _t, id) = setup(roomy());
+    assert_eq!(id.len(), 44, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{id}");
+}
+
+#[test]
+fn reads_past_the_per_user_quota_get_429_until_the_minute_passes() {
+    let quota =
+        Quota { reads_per_user: 3, writes_per_user: 2, reads_per_project: 300, writes_per_project: 300 };
+    let (emulator, token, id) = setup(Options { quota, ..Options::default() });
+    let url = values_url(&id, "Sheet1!A1");
+    for i in 0..3 {
+        assert_eq!(get(&emulator, &url, &token).status, 200, "read {i}");
+    }
+    let refused = get(&emulator, &url, &token);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    let body = refused.json();
+    assert_eq!(body["error"]["status"], "RESOURCE_EXHAUSTED");
+    let message = error_message(&refused);
+    assert!(
+        message.starts_with(
+            "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per user' \
+             of service 'sheets.googleapis.com' for consumer 'project_number:"
+        ),
+        "{message}"
+    );
+    // Writes have their own window; a batch counts once.
+    let batch = json!({"valueInputOption": "RAW", "data": [
+        {"range": "Sheet1!A1", "values": [[1]]}, {"range": "Sheet1!B1", "values": [[2]]}, {"range": "Sheet1!C1", "values": [[3]]}
+    ]});
+    let batch_url = format!("/v4/spreadsheets/{id}/values:batchUpdate");
+    assert_eq!(post(&emulator, &batch_url, &token, &batch).status, 200);
+    assert_eq!(post(&emulator, &batch_url, &token, &batch).status, 200);
+    let refused = post(&emulator, &batch_url, &token, &batch);
+    assert_eq!(refused.status, 429);
+    assert!(error_message(&refused).contains("'Write requests per minute per user'"), "{}", refused.body);
+}
+
+#[test]
+fn the_project_quota_is_shared_by_its_users() {
+    let quota =
+        Quota { reads_per_user: 10, writes_per_user: 10, reads_per_project: 3, writes_per_project: 10 };
+    let (emulator, token, id) = setup(Options { quota, ..Options::default() });
+    let other = emulator.issue_token("bob@example.com", &[SCOPE]);
+    let url = format!("/v4/spreadsheets/{id}");
+    assert_eq!(get(&emulator, &url, &token).status, 200);
+    assert_eq!(get(&emulator, &url, &other).status, 200);
+    assert_eq!(get(&emulator, &url, &token).status, 200);
+    let refused = get(&emulator, &url, &other);
+    assert_eq!(refused.status, 429);
+    assert!(
+        error_message(&refused).contains("limit 'Read requests per minute' of service"),
+        "{}",
+        refused.body
+    );
+}
+
+#[test]
+fn a_read_only_token_reads_but_cannot_write() {
+    let (emulator, _token, id) = setup(roomy());
+    let readonly = emulator.issue_token("ada@example.com", &[READONLY]);
+    assert_eq!(get(&emulator, &format!("/v4/spreadsheets/{id}"), &readonly).status, 200);
+    let url = format!("{}?valueInputOption=RAW", values_url(&id, "Sheet1!A1"));
+    let refused = put(&emulator, &url, &readonly, &json!({"values": [["x"]]}));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(error_message(&refused), "Request had insufficient authentication scopes.");
+    assert_eq!(refused.json()["error"]["status"], "PERMISSION_DENIED");
+}
+
+#[test]
+fn errors_are_worded_like_googles() {
+    let (emulator, token, id) = setup(roomy());
+    let missing = get(&emulator, "/v4/spreadsheets/nope", &token);
+    assert_eq!(missing.status, 404);
+    assert_eq!(error_message(&missing), "Requested entity was not found.");
+    let bad = get(&emulator, &values_url(&id, "Nope!A1"), &token);
+    assert_eq!(bad.status, 400);
+    assert_eq!(error_message(&bad), "Unable to parse range: Nope!A1");
+    let outside = get(&emulator, &values_url(&id, "Sheet1!A1:B2000"), &token);
+    assert_eq!(outside.status, 400);
+    assert_eq!(
+        error_message(&outside),
+        "Range ('Sheet1'!A1:B2000) exceeds grid limits. Max rows: 1000, max columns: 26"
+    );
+}
+
+#[test]
+fn a_cell_longer_than_50000_characters_is_refused() {
+    let (emulator, token, id) = setup(roomy());
+    let url = format!("{}?valueInputOption=RAW", values_url(&id, "Sheet1!A1"));
+    let long = "x".repeat(50_001);
+    let refused = put(&emulator, &url, &token, &json!({"values": [[long]]}));
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        error_message(&refused),
+        "Your input contains more than the maximum of 50000 characters in a single cell."
+    );
+    let fits = put(&emulator, &url, &token, &json!({"values": [["x".repeat(50_000)]]}));
+    assert_eq!(fits.status, 200, "{}", fits.body);
+}
+
+#[test]
+fn a_spreadsheet_cannot_grow_past_ten_million_cells() {
+    let (emulator, token, id) = setup(roomy());
+    let url = format!("/v4/spreadsheets/{id}:batchUpdate");
+    let grow = json!({"requests": [{"addSheet": {"properties": {"title": "Big", "gridProperties": {"rowCount": 400_000, "columnCount": 26}}}}]});
+    let refused = post(&emulator, &url, &token, &grow);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        error_message(&refused)
+            .contains("would increase the number of cells in the workbook above the limit of 10000000 cells"),
+        "{}",
+        refused.body
+    );
+    let sheets = emulator.with_sheets(|s| s.spreadsheet(&id).map(|ss| ss.sheets.len()));
+    assert_eq!(sheets, Some(1));
+}
+
+#[test]
+fn a_batch_of_more_than_100000_requests_is_refused() {
+    let (emulator, token, id) = setup(roomy());
+    let one = json!({"updateSpreadsheetProperties": {"properties": {"title": "t"}, "fields": "title"}});
+    let requests: Vec<Json> = std::iter::repeat_n(one, 100_001).collect();
+    let refused = post(
+        &emulator,
+        &format!("/v4/spreadsheets/{id}:batchUpdate"),
+        &token,
+        &json!({"requests": requests}),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(error_message(&refused).contains("100000"), "{}", refused.body);
+}
+
+#[test]
+fn a_failing_request_leaves_the_whole_batch_unapplied() {
+    let (emulator, token, id) = setup(roomy());
+    let url = format!("/v4/spreadsheets/{id}:batchUpdate");
+    let batch = json!({"requests": [
+        {"addSheet": {"properties": {"title": "Added"}}},
+        {"updateCells": {"start": {"sheetId": 0}, "rows": [{"values": [{"userEnteredValue": {"stringValue": "x"}}]}], "fields": "userEnteredValue"}},
+        {"deleteSheet": {"sheetId": 123456}}
+    ]});
+    let refused = post(&emulator, &url, &token, &batch);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(error_message(&refused), "Invalid requests[2].deleteSheet: No grid with id: 123456");
+    let titles = emulator.with_sheets(|s| {
+        s.spreadsheet(&id).map(|ss| ss.sheets.iter().map(|sh| sh.title.clone()).collect::<Vec<_>>())
+    });
+    assert_eq!(titles, Some(vec!["Sheet1".to_owned()]));
+    let values = emulator.with_sheets(|s| s.values(&id, "Sheet1"));
+    assert_eq!(values, Ok(vec![]));
+
+    let values_batch = json!({"valueInputOption": "RAW", "data": [
+        {"range": "Sheet1!A1", "values": [["kept out"]]},
+        {"range": "Nope!A1", "values": [["x"]]}
+    ]});
+    let refused =
+        post(&emulator, &format!("/v4/spreadsheets/{id}/values:batchUpdate"), &token, &values_batch);
+    assert_eq!(refused.status, 400);
+    assert_eq!(emulator.with_sheets(|s| s.values(&id, "Sheet1")), Ok(vec![]));
+}
+
+#[test]
+fn raw_keeps_text_and_user_entered_parses_it() {
+    let (emulator, token, id) = setup(roomy());
+    let inputs = json!([["=1+1", "'007", "007", "1,000", "12%", "2024-01-31", "TRUE", "=SUM(A2:C2)"]]);
+    let raw = put(
+        &emulator,
+        &format!("{}?valueInputOption=RAW", values_url(&id, "Sheet1!A1")),
+        &token,
+        &json!({"values": inputs}),
+    );
+    assert_eq!(raw.status, 200, "{}", raw.body);
+    let typed = put(
+        &emulator,
+        &format!("{}?valueInputOption=USER_ENTERED", values_url(&id, "Sheet1!A2")),
+        &token,
+        &json!({"values": inputs}),
+    );
+    assert_eq!(typed.status, 200, "{}", typed.body);
+    let read = |render: &str| {
+        let url = format!("{}?valueRenderOption={render}", values_url(&id, "Sheet1!A1:H2"));
+        get(&emulator, &url, &token).json()["values"].clone()
+    };
+    assert_eq!(read("FORMATTED_VALUE")[0], inputs[0], "RAW stores text as sent");
+    assert_eq!(
+        read("FORMATTED_VALUE")[1],
+        json!(["2", "007", "7", "1,000", "12%", "2024-01-31", "TRUE", "9"]),
+        "USER_ENTERED"
+    );
+    assert_eq!(read("UNFORMATTED_VALUE")[1], json!([2, "007", 7, 1000, 0.12, 45322, true, 9]));
+    assert_eq!(read("FORMULA")[1][0], json!("=1+1"));
+    let serials = get(
+        &emulator,
+        &format!(
+            "{}?valueRenderOption=UNFORMATTED_VALUE&dateTimeRenderOption=FORMATTED_STRING",
+            values_url(&id, "Sheet1!F2")
+        ),
+        &token,
+    );
+    assert_eq!(serials.json()["values"], json!([["2024-01-31"]]));
+}
+
+#[test]
+fn a_large_range_round_trips_through_batch_update_and_batch_get() {
+    let (emulator, token, id) = setup(roomy());
+    let rows: Vec<Json> = (0..100_000)
+        .map(|r| {
+            Json::Array((0..10).map(|c| if c == 0 { json!(r) } else { json!(format!("r{r}c{c}")) }).collect())
+        })
+        .collect();
+    let body = json!({"valueInputOption": "RAW", "data": [{"range": "Sheet1!A1", "values": rows}]});
+    let started = Instant::now();
+    let written = post(&emulator, &format!("/v4/spreadsheets/{id}/values:batchUpdate"), &token, &body);
+    assert_eq!(written.status, 200, "{}", &written.body[..written.body.len().min(300)]);
+    assert_eq!(written.json()["totalUpdatedCells"], json!(1_000_000));
+    let read = get(
+        &emulator,
+        &format!("/v4/spreadsheets/{id}/values:batchGet?ranges=Sheet1!A1:J100000&valueRenderOption=UNFORMATTED_VALUE"),
+        &token,
+    );
+    assert_eq!(read.status, 200);
+    let back = read.json();
+    let values = back["valueRanges"][0]["values"].as_array().cloned().unwrap_or_default();
+    assert_eq!(values.len(), 100_000);
+    assert_eq!(
+        values[99_999],
+        json!([
+            99_999, "r99999c1", "r99999c2", "r99999c3", "r99999c4", "r99999c5", "r99999c6", "r99999c7",
+            "r99999c8", "r99999c9"
+        ])
+    );
+    assert_eq!(back["valueRanges"][0]["range"], "Sheet1!A1:J100000");
+    eprintln!("100,000 × 10 written and read back in {:?}", started.elapsed());
+}
+
+#[test]
+fn append_with_insert_rows_moves_what_is_below() {
+    let (emulator, token, id) = setup(roomy());
+    emulator.with_sheets(|s| {
+        s.set_values(&id, "Sheet1!A1", vec![vec![json!("h1"), json!("h2")], vec![json!("a"), json!("b")]])
+            .expect("seed");
+        s.set_values(&id, "Sheet1!A5", vec![vec![json!("below")]]).expect("seed");
+    });
+    let url = format!(
+        "{}:append?valueInputOption=RAW&insertDataOption=INSERT_ROWS",
+        values_url(&id, "Sheet1!A1:B2")
+    );
+    let reply = post(&emulator, &url, &token, &json!({"values": [["c", "d"]]}));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["tableRange"], "Sheet1!A1:B2");
+    assert_eq!(reply.json()["updates"]["updatedRange"], "Sheet1!A3:B3");
+    let values = emulator.with_sheets(|s| s.values(&id, "Sheet1!A1:A6")).expect("read");
+    assert_eq!(
+        values,
+        vec![vec![json!("h1")], vec![json!("a")], vec![json!("c")], vec![], vec![], vec![json!("below")]]
+    );
+    let rows = emulator.with_sheets(|s| s.spreadsheet(&id).map(|ss| ss.sheets[0].row_count));
+    assert_eq!(rows, Some(1001));
+}
+
+#[test]
+fn developer_metadata_is_created_searched_read_and_deleted() {
+    let (emulator, token, id) = setup(roomy());
+    let url = format!("/v4/spreadsheets/{id}:batchUpdate");
+    let created = post(
+        &emulator,
+        &url,
+        &token,
+        &json!({"requests": [{"createDeveloperMetadata": {"developerMetadata": {
+            "metadataKey": "sheetbridge.pair", "metadataValue": "orders", "location": {"sheetId": 0}, "visibility": "DOCUMENT"
+        }}}]}),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let meta = created.json()["replies"][0]["createDeveloperMetadata"]["developerMetadata"].clone();
+    let meta_id = meta["metadataId"].as_i64().expect("an id");
+    assert_eq!(meta["location"], json!({"locationType": "SHEET", "sheetId": 0}));
+    let found = post(
+        &emulator,
+        &format!("/v4/spreadsheets/{id}/developerMetadata:search"),
+        &token,
+        &json!({"dataFilters": [{"developerMetadataLookup": {"metadataKey": "sheetbridge.pair"}}]}),
+    );
+    assert_eq!(found.json()["matchedDeveloperMetadata"][0]["developerMetadata"], meta);
+    let one = get(&emulator, &format!("/v4/spreadsheets/{id}/developerMetadata/{meta_id}"), &token);
+    assert_eq!(one.json(), meta);
+    let deleted = post(
+        &emulator,
+        &url,
+        &token,
+        &json!({"requests": [{"deleteDeveloperMetadata": {"dataFilter": {"developerMetadataLookup": {"metadataId": meta_id}}}}]}),
+    );
+    assert_eq!(deleted.json()["replies"][0]["deleteDeveloperMetadata"]["deletedDeveloperMetadata"][0], meta);
+    let gone = get(&emulator, &format!("/v4/spreadsheets/{id}/developerMetadata/{meta_id}"), &token);
+    assert_eq!(gone.status, 404);
+}
+
+#[test]
+fn spreadsheets_create_makes_googles_default_spreadsheet() {
+    let (emulator, token, _) = setup(roomy());
+    let created = post(&emulator, "/v4/spreadsheets", &token, &json!({"properties": {"title": "New"}}));
+    assert_eq!(created.status, 200, "{}", created.body);
+    let body = created.json();
+    let id = body["spreadsheetId"].as_str().unwrap_or("");
+    assert_eq!(body["spreadsheetUrl"], format!("https://docs.google.com/spreadsheets/d/{id}/edit"));
+    assert_eq!(
+        body["sheets"][0]["properties"],
+        json!({"sheetId": 0, "title": "Sheet1", "index": 0, "sheetType": "GRID", "gridProperties": {"rowCount": 1000, "columnCount": 26}})
+    );
+    assert_eq!(body["properties"]["timeZone"], "Etc/GMT");
+    let masked = get(&emulator, &format!("/v4/spreadsheets/{id}?fields=sheets(properties(title))"), &token);
+    assert_eq!(masked.json(), json!({"sheets": [{"properties": {"title": "Sheet1"}}]}));
+}
+
+#[test]
+fn the_admin_api_over_http_creates_writes_and_reads() {
+    let (emulator, _token, _) = setup(roomy());
+    let created = http::send(
+        &emulator,
+        "POST",
+        "/__emulator/sheets/spreadsheets",
+        None,
+        Some(&json!({"spreadsheetId": "1abc", "title": "Orders"}).to_string()),
+    );
+    assert_eq!(created.json(), json!({"spreadsheetId": "1abc"}));
+    let written = http::send(
+        &emulator,
+        "PUT",
+        "/__emulator/sheets/spreadsheets/1abc/values/Sheet1!A1",
+        None,
+        Some(&json!({"values": [["id", "total"], ["1", "=2*21"]]}).to_string()),
+    );
+    assert_eq!(written.status, 200, "{}", written.body);
+    let read = http::send(&emulator, "GET", "/__emulator/sheets/spreadsheets/1abc/values/Sheet1", None, None);
+    assert_eq!(read.json(), json!({"values": [["id", "total"], ["1", "42"]]}));
+    let unformatted = emulator.with_sheets(|s| s.values_unformatted("1abc", "Sheet1!B2"));
+    assert_eq!(unformatted, Ok(vec![vec![json!(42)]]));
+}
