@@ -68,6 +68,19 @@ Starts a private PostgreSQL from the system's binaries (as the `postgres` user w
 as root), loads examples/demo/schema.sql, exports `shop.orders` to a workbook, edits it the
 way a colleague would, shows the dry-run plan, applies it, and cleans up.")]
     Demo(DemoArgs),
+
+    /// Give sheetbridge access to Google Sheets: sign in, use a service account, check, sign out.
+    #[command(after_help = "\
+Examples:
+  sheetbridge auth login --client-secret client_secret.json
+  sheetbridge auth service-account --key ledger-prod-0123abcd.json
+  sheetbridge auth status
+  sheetbridge auth logout
+
+The token is kept in $XDG_CONFIG_HOME/sheetbridge/google-token.json (mode 0600), or
+--token-file / SHEETBRIDGE_GOOGLE_TOKEN_FILE. Containers can pass a credential's JSON in
+SHEETBRIDGE_GOOGLE_CREDENTIALS or a mounted file in SHEETBRIDGE_GOOGLE_CREDENTIALS_FILE.")]
+    Auth(crate::commands::auth::AuthArgs),
 }
 
 #[derive(Debug, Args)]

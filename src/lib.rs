@@ -39,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
             Command::Export(args) => commands::export::run(args).await,
             Command::Import(args) => commands::import::run(args).await,
             Command::Demo(args) => commands::demo::run(args).await,
+            Command::Auth(args) => commands::auth::run(args).await,
         }
     })
 }

@@ -1,5 +1,6 @@
 //! One module a command.
 
+pub mod auth;
 pub mod demo;
 pub mod export;
 pub mod import;

@@ -2,6 +2,7 @@
 //! PostgreSQL (one throwaway cluster for this test binary, a fresh database
 //! per test) and real workbooks.
 
+mod auth;
 mod bad_input;
 mod cli;
 mod gsheet;
