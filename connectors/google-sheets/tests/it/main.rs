@@ -1,6 +1,7 @@
 //! The connector's tests, against the Sheets emulator: one binary, one module a subject.
 
 mod export;
+mod read;
 mod roundtrip;
 mod transport;
 
