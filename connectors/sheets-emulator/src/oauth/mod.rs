@@ -363,12 +363,13 @@ impl Store {
             .collect()
     }
 
-    fn random(&self, prefix: &str, bytes: usize) -> String {
+    fn random(&mut self, prefix: &str, bytes: usize) -> String {
         use base64::Engine;
         let mut buf = vec![0u8; bytes];
         // SystemRandom fails only when the OS has no entropy source; a counter keeps tokens unique then.
         if self.rng.fill(&mut buf).is_err() {
             buf = self.next.to_be_bytes().to_vec();
+            self.next += 1;
         }
         format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
     }

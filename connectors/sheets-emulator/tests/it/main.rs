@@ -2,5 +2,6 @@
 
 mod conformance;
 mod http;
+mod oauth;
 mod server;
 mod sheets;

@@ -462,3 +462,27 @@ fn a_service_accounts_jwt_is_checked_signature_audience_issuer_and_lifetime() {
         grant(&sign(&pem, "k1", &claims(email, "https://oauth2.googleapis.com/token", now, now + 60)));
     assert_eq!(google_aud.status, 200, "Google's own token URL is accepted too: {}", google_aud.body);
 }
+
+#[test]
+fn the_admin_api_sets_who_logs_in_and_whether_the_page_approves_at_once() {
+    let emulator = emulator(false);
+    assert_eq!(http(&emulator, "GET", &auth_target(&[]), "").status, 200, "the consent page");
+    assert_eq!(http(&emulator, "POST", "/__emulator/oauth/auto-approve", r#"{"enabled": true}"#).status, 200);
+    assert_eq!(
+        http(&emulator, "POST", "/__emulator/oauth/login", r#"{"email": "grace@example.com"}"#).status,
+        200
+    );
+    let json = exchange(&emulator, &code(&emulator), VERIFIER).json();
+    let access = json["access_token"].as_str().expect("access_token");
+    assert_eq!(emulator.with_oauth(|o| o.identity_for(access)).expect("live").user, "grace@example.com");
+    let grants = http(&emulator, "GET", "/__emulator/oauth/grants", "").json();
+    assert_eq!(
+        grants,
+        serde_json::json!([{"clientId": "123-app.apps.googleusercontent.com", "user": "grace@example.com"}])
+    );
+    let hinted = http(&emulator, "GET", &auth_target(&[("login_hint", "ada@example.com")]), "");
+    let q = query_of(hinted.location());
+    let json = exchange(&emulator, &q["code"], VERIFIER).json();
+    let access = json["access_token"].as_str().expect("access_token");
+    assert_eq!(emulator.with_oauth(|o| o.identity_for(access)).expect("live").user, "ada@example.com");
+}
