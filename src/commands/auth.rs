@@ -334,9 +334,13 @@ async fn status(args: StatusArgs, endpoints: &Endpoints) -> anyhow::Result<Code>
             return Ok(print_status(&st, args.json));
         }
     };
+    if let Err(e) = tokens.token().await {
+        st.error = Some(e.to_string());
+        return Ok(print_status(&st, args.json));
+    }
+    st.refresh_ok = true;
     match tokens.info().await {
         Ok(info) => {
-            st.refresh_ok = true;
             if let Some(email) = info.email {
                 st.account = Some(email);
             }
@@ -347,7 +351,7 @@ async fn status(args: StatusArgs, endpoints: &Endpoints) -> anyhow::Result<Code>
             }
             st.scopes = info.scopes;
         }
-        Err(e) => st.error = Some(e.to_string()),
+        Err(e) => st.warnings.push(format!("cannot read the token's scopes: {e}")),
     }
     Ok(print_status(&st, args.json))
 }

@@ -306,3 +306,21 @@ async fn a_service_account_signs_its_way_to_tokens_and_a_deleted_key_is_explaine
     assert_eq!(e.kind(), &ErrorKind::InvalidInput);
     assert!(e.to_string().starts_with("the private_key of the service account sync@"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_google_stopped_taking_early_is_replaced_after_invalidate() {
+    let emulator = oauth_emulator(false);
+    let user = logged_in(&emulator).await;
+    let endpoints = Endpoints::at(emulator.base_url());
+    let tokens =
+        TokenSource::from_credentials(Credentials::AuthorizedUser(user), &endpoints).expect("source");
+    let first = tokens.token().await.expect("token");
+    emulator.with_oauth(|o| o.expire_access_tokens());
+    assert_eq!(tokens.token().await.expect("token"), first, "the cache does not know yet");
+    tokens.invalidate("some other token").await;
+    assert_eq!(tokens.token().await.expect("token"), first, "only the cached token is forgotten");
+    tokens.invalidate(&first).await;
+    let second = tokens.token().await.expect("token");
+    assert_ne!(second, first);
+    assert!(emulator.with_oauth(|o| o.identity_for(&second)).is_some());
+}
