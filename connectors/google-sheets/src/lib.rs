@@ -9,6 +9,7 @@
 //! bearer) with a token store only its owner can read.
 
 pub mod a1;
+mod apply;
 pub mod auth;
 mod client;
 pub mod config;
@@ -22,6 +23,7 @@ mod source;
 mod target;
 mod wire;
 
+pub use apply::TabTarget;
 pub use auth::TokenSource;
 pub use client::{ClientStats, SheetsClient};
 pub use config::{ClientOptions, Endpoints, Quota, RetryPolicy};

@@ -51,9 +51,9 @@ pub struct TabSource {
     client: SheetsClient,
     info: SpreadsheetInfo,
     tab: TabInfo,
-    zone: Zone,
+    pub(crate) zone: Zone,
     /// Every row of the tab from its first, as Google returned them (ragged).
-    grid: Vec<Vec<WireCell>>,
+    pub(crate) grid: Vec<Vec<WireCell>>,
     allow_empty: bool,
     schema: Option<TableSchema>,
     layout: Option<SheetLayout>,
@@ -363,7 +363,7 @@ impl TabSource {
     /// `=""`) rather than nothing, as `(zero-based row, column)`. Asks Google
     /// only when some text cell reads `""`: a second `values.batchGet` of
     /// those columns with the `FORMULA` render option.
-    async fn empty_texts(
+    pub(crate) async fn empty_texts(
         &self,
         layout: &SheetLayout,
         cols: &[&Column],
@@ -442,7 +442,7 @@ fn is_empty_text_formula(f: &str) -> bool {
     compact == EMPTY_TEXT_FORMULA
 }
 
-fn is_blank(cell: &WireCell) -> bool {
+pub(crate) fn is_blank(cell: &WireCell) -> bool {
     match cell {
         WireCell::Empty => true,
         WireCell::Text(s) => s.is_empty(),

@@ -1,5 +1,6 @@
 //! The connector's tests, against the Sheets emulator: one binary, one module a subject.
 
+mod apply;
 mod export;
 mod read;
 mod roundtrip;
