@@ -186,10 +186,13 @@ async fn login(args: LoginArgs, endpoints: &Endpoints) -> anyhow::Result<Code> {
         pending.redirect_uri()
     );
     let user = pending.finish(timeout).await?;
-    let who = user.account.clone().unwrap_or_else(|| "your Google account".to_owned());
+    let who = match &user.account {
+        Some(account) => format!("as {account}"),
+        None => format!("to Google with the OAuth client {}", user.client_id),
+    };
     let expires = user.refresh_token_expires_at;
     auth::write_token_file(&path, &Credentials::AuthorizedUser(user))?;
-    println!("Signed in as {who}; the token is in {} (readable by you only).", path.display());
+    println!("Signed in {who}; the token is in {} (readable by you only).", path.display());
     if let Some(at) = expires {
         println!(
             "note: the OAuth app is in testing, so Google ends this sign-in on {} (7 days); publish the app \
@@ -377,11 +380,17 @@ fn print_status(st: &Status, json: bool) -> Code {
             println!("  {e}");
         }
     } else {
-        let kind = match st.kind {
-            Some("service_account") => "service account",
-            _ => "user",
-        };
-        println!("Google: {kind} {}", st.account.as_deref().unwrap_or("(e-mail unknown)"));
+        match (st.kind, &st.account, &st.client_id) {
+            (Some("service_account"), account, _) => {
+                println!("Google: service account {}", account.as_deref().unwrap_or("(unknown)"))
+            }
+            (_, Some(account), _) => println!("Google: user {account}"),
+            (_, None, client) => println!(
+                "Google: a user of OAuth client {} (Google does not tell the e-mail for the spreadsheets \
+                 scope alone)",
+                client.as_deref().unwrap_or("(unknown)")
+            ),
+        }
         if let Some(source) = &st.source {
             println!("  credential: {source}");
         }

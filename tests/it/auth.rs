@@ -366,11 +366,10 @@ fn login_clicked_through_in_chromium_stores_a_private_token_that_works() {
 
     let (code, stdout, stderr) = login.wait(Duration::from_secs(30));
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("Signed in as ada@example.com"), "{stdout}");
+    assert!(stdout.contains("Signed in to Google with the OAuth client 123-desktop"), "{stdout}");
     assert_eq!(mode_of(&home.token_file()), 0o600, "the token file is its owner's only");
     let Credentials::AuthorizedUser(user) = stored(&home) else { panic!("not a user's credential") };
     assert_eq!(user.client_id, CLIENT_ID);
-    assert_eq!(user.account.as_deref(), Some("ada@example.com"));
     let all = format!("{stdout}{stderr}");
     assert!(
         !all.contains(user.refresh_token.expose()) && !all.contains(CLIENT_SECRET),
@@ -389,11 +388,7 @@ fn login_clicked_through_in_chromium_stores_a_private_token_that_works() {
     assert_eq!(identity.scopes, [SCOPE]);
     let status = run(&emulator, &home, &["auth", "status"]);
     assert_eq!(status.status.code(), Some(0), "{}", text(&status));
-    assert!(
-        String::from_utf8_lossy(&status.stdout).contains("Google: user ada@example.com"),
-        "{}",
-        text(&status)
-    );
+    assert!(String::from_utf8_lossy(&status.stdout).contains("refresh: ok"), "{}", text(&status));
 }
 
 #[test]
@@ -473,15 +468,13 @@ fn status_and_logout_after_a_login_and_no_secret_is_ever_printed() {
     printed.push_str(&text(&status));
     assert_eq!(status.status.code(), Some(0), "{}", text(&status));
     let out = String::from_utf8_lossy(&status.stdout);
-    for line in
-        ["Google: user ada@example.com", &format!("OAuth client: {CLIENT_ID}"), "scopes: ", "refresh: ok"]
-    {
+    for line in ["Google: a user of", &format!("OAuth client: {CLIENT_ID}"), "scopes: ", "refresh: ok"] {
         assert!(out.contains(line), "no {line:?} in\n{out}");
     }
     let json = run(&emulator, &home, &["auth", "status", "--json"]);
     printed.push_str(&text(&json));
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
-    assert_eq!(v["account"], "ada@example.com");
+    assert_eq!(v["client_id"], CLIENT_ID);
     assert_eq!(v["type"], "authorized_user");
     assert_eq!(v["refresh_ok"], true);
     assert_eq!(v["scopes"], serde_json::json!([SCOPE]));
@@ -513,7 +506,7 @@ fn a_revoked_grant_is_reported_with_what_to_do() {
     let out = String::from_utf8_lossy(&status.stdout);
     assert!(
         out.contains(
-            "refresh: FAILED: Google refused the stored grant of ada@example.com (invalid_grant: Token has been \
+            "refresh: FAILED: Google refused the stored grant (invalid_grant: Token has been \
              expired or revoked. (HTTP 400)): it was revoked or has expired"
         ),
         "{out}"

@@ -584,20 +584,27 @@ impl Store {
         }))
     }
 
-    /// tokeninfo's answer for a live access token.
+    /// tokeninfo's answer for a live access token. As at Google, `email` and
+    /// `email_verified` are there only when the token carries the `email`
+    /// (or `userinfo.email`) scope: a token for the spreadsheets scope alone
+    /// does not say whose it is.
     pub(crate) fn token_info(&self, token: &str) -> Option<serde_json::Value> {
         let t = self.live(token)?;
         let exp = t.expires_at;
-        Some(serde_json::json!({
+        let mut info = serde_json::json!({
             "azp": t.azp,
             "aud": t.azp,
             "scope": t.identity.scopes.join(" "),
             "exp": exp.to_string(),
             "expires_in": (exp - self.now()).to_string(),
-            "email": t.identity.user,
-            "email_verified": "true",
-            "access_type": if t.offline { "offline" } else { "online" },
-        }))
+        });
+        let email_scope = |s: &String| s == "email" || s == "https://www.googleapis.com/auth/userinfo.email";
+        if t.identity.scopes.iter().any(email_scope) {
+            info["email"] = t.identity.user.clone().into();
+            info["email_verified"] = "true".into();
+        }
+        info["access_type"] = (if t.offline { "offline" } else { "online" }).into();
+        Some(info)
     }
 }
 
