@@ -192,6 +192,7 @@ impl SheetsClient {
                     if status == StatusCode::UNAUTHORIZED && !refreshed {
                         // One fresh token, then the credentials are wrong.
                         refreshed = true;
+                        inner.tokens.invalidate(&token).await;
                         inner.retries.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(what = call.what, "401 from Google; trying a fresh token once");
                         continue;

@@ -137,3 +137,19 @@ async fn clients_of_one_credential_share_one_quota_bucket() {
     let _ = other.spreadsheet(MISSING).await;
     assert_eq!(other.stats().quota_wait, Duration::ZERO);
 }
+
+#[tokio::test]
+async fn a_write_whose_connection_dropped_is_not_repeated_blindly() {
+    let emu = emulator();
+    let c = client(&emu, "ada@example.com");
+    let s = schema("t", vec![key("id", sheetbridge_core::ColumnType::Int32, "int4")]);
+    let options = sheetbridge_google_sheets::ExportOptions { create: true, ..Default::default() };
+    let mut w = c.export(None, &s, &options).await.expect("export");
+    sheetbridge_core::RowSink::row(&mut w, &[sheetbridge_core::Value::Int(1)]).expect("row");
+    emu.faults().push(Fault::drop_connection(Route::Sheets, 1));
+    let e = w.finish().await.expect_err("the create may or may not have happened");
+    assert_eq!(e.kind(), &ErrorKind::Retryable, "{e}");
+    assert!(e.to_string().contains("may or may not have been applied"), "{e}");
+    // Sent once: a second spreadsheets.create could make a second spreadsheet.
+    assert_eq!(sheets_calls(&emu), vec![0]);
+}
