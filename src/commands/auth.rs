@@ -200,6 +200,7 @@ async fn login(args: LoginArgs, endpoints: &Endpoints) -> anyhow::Result<Code> {
             at.format("%Y-%m-%d %H:%M UTC")
         );
     }
+    env_note();
     Ok(Code::Success)
 }
 
@@ -456,11 +457,11 @@ async fn logout(args: LogoutArgs, endpoints: &Endpoints) -> anyhow::Result<Code>
     Ok(Code::Success)
 }
 
-/// Says so when a credential in the environment will still be used.
+/// Says so when a credential in the environment is used instead of the token file.
 fn env_note() {
     for var in [CREDENTIALS_ENV, CREDENTIALS_FILE_ENV] {
         if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
-            println!("note: {var} is set; sheetbridge still uses that credential.");
+            println!("note: {var} is set; sheetbridge uses that credential, not the token file.");
         }
     }
 }

@@ -187,18 +187,34 @@ impl PendingLogin {
         result
     }
 
-    /// Accepts connections until one brings the redirect; answers the others with 404.
+    /// Accepts connections until one brings the redirect; answers the others.
+    /// Each connection is read on its own task, so a browser's speculative
+    /// connection that sends nothing does not hold up the one that matters.
     async fn wait(&self) -> Result<(String, TcpStream), Error> {
+        let (send, mut requests) = tokio::sync::mpsc::channel::<(String, TcpStream)>(8);
         loop {
-            let Ok((mut stream, _)) = self.listener.accept().await else { continue };
-            let Some(target) = read_target(&mut stream).await else { continue };
+            let (target, mut stream) = tokio::select! {
+                accepted = self.listener.accept() => {
+                    if let Ok((mut stream, _)) = accepted {
+                        let send = send.clone();
+                        tokio::spawn(async move {
+                            if let Some(target) = read_target(&mut stream).await {
+                                let _ = send.send((target, stream)).await;
+                            }
+                        });
+                    }
+                    continue;
+                }
+                Some(request) = requests.recv() => request,
+            };
             let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-            if path != "/" {
-                respond(&mut stream, 404, &page("Not found", "This is sheetbridge's login listener.")).await;
-                continue;
-            }
             let params: std::collections::HashMap<String, String> =
                 url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+            if path != "/" || !["state", "code", "error"].iter().any(|k| params.contains_key(*k)) {
+                let text = "This is sheetbridge's login listener; it waits for Google's redirect.";
+                respond(&mut stream, 404, &page("Not found", text)).await;
+                continue;
+            }
             if params.get("state").map(String::as_str) != Some(self.state.expose()) {
                 let message = "the browser came back with a `state` that is not this login's (an old tab, \
                                or a request this login did not make); nothing was stored; run \

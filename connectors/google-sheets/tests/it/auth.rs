@@ -325,3 +325,25 @@ async fn a_token_google_stopped_taking_early_is_replaced_after_invalidate() {
     assert_ne!(second, first);
     assert!(emulator.with_oauth(|o| o.identity_for(&second)).is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_and_stray_requests_do_not_hold_up_the_redirect() {
+    let emulator = oauth_emulator(false);
+    let endpoints = Endpoints::at(emulator.base_url());
+    let pending = login::start(oauth_client(), &endpoints, None).await.expect("start");
+    let listener = pending.redirect_uri().trim_start_matches("http://").to_owned();
+    let url = pending.url().to_owned();
+    let base = pending.redirect_uri().to_owned();
+    let finish = tokio::spawn(pending.finish(Duration::from_secs(20)));
+    // A browser's speculative connection: opened, nothing sent.
+    let _silent = tokio::net::TcpStream::connect(&listener).await.expect("connect");
+    for stray in ["/favicon.ico", "/"] {
+        let (status, _) = browse(&format!("{base}{stray}")).await;
+        assert_eq!(status, 404, "{stray}");
+    }
+    let started = std::time::Instant::now();
+    let (status, page) = browse(&url).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(started.elapsed() < Duration::from_secs(5), "the redirect waited {:?}", started.elapsed());
+    finish.await.expect("join").expect("login");
+}
