@@ -35,6 +35,7 @@ use sheetbridge_core::{
 use crate::a1;
 use crate::client::SheetsClient;
 use crate::convert::{cell_to_value, keeps_empty_text, value_to_cell, Out};
+use crate::limits;
 use crate::sheet_ref::SheetRef;
 use crate::source::{is_blank, SheetLayout, TabSource};
 use crate::target::{batch_update, empty_text_bodies, values_update};
@@ -319,7 +320,53 @@ fn plan(schema: &TableSchema, changes: &ChangeSet, current: &Current<'_>, at: &s
         }
     }
     plan.deletes.sort_unstable_by(|a, b| b.cmp(a));
+    check_limits(schema, &plan, current, at)?;
     Ok(plan)
+}
+
+/// Google's limits for what the plan writes: characters a cell, cells a
+/// spreadsheet. Checked before anything is sent; nothing is truncated.
+fn check_limits(schema: &TableSchema, plan: &Plan, current: &Current<'_>, at: &str) -> Result<(), Error> {
+    let too_long = |i: usize, v: &Value, key: &Key| -> Result<(), Error> {
+        let text = match v {
+            Value::Text(s) | Value::Json(s) | Value::Numeric(s) | Value::Error(s) => s.as_str(),
+            _ => return Ok(()),
+        };
+        match limits::too_long_for_cell(text) {
+            None => Ok(()),
+            Some(n) => Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "apply to {at}: the value of column `{}` for key {key} has {n} characters, more than the {} \
+                     a Google Sheets cell holds; nothing was written",
+                    schema.columns[i].name,
+                    limits::MAX_CELL_CHARS
+                ),
+            )),
+        }
+    };
+    for (row, i, v) in &plan.cells {
+        let key =
+            current.rows.iter().find(|(_, r)| *r == row).map(|(k, _)| k.clone()).unwrap_or(Key(Vec::new()));
+        too_long(*i, v, &key)?;
+    }
+    for row in &plan.inserts {
+        let key = schema.key_of(row);
+        for (i, v) in row.iter().enumerate() {
+            too_long(i, v, &key)?;
+        }
+    }
+    let info = current.tab.spreadsheet();
+    let tab = current.tab.tab();
+    let others: u64 = info
+        .tabs
+        .iter()
+        .filter(|t| t.sheet_id != tab.sheet_id)
+        .map(|t| u64::from(t.rows) * u64::from(t.columns))
+        .sum();
+    let rows =
+        (current.tab.grid.len() - plan.deletes.len() + plan.inserts.len()).max(tab.rows as usize) as u64;
+    limits::check_cells(&format!("apply to {at}"), rows, u64::from(tab.columns), others)
 }
 
 async fn write(

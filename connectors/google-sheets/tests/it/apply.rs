@@ -140,3 +140,21 @@ async fn a_cell_edited_since_it_was_read_is_a_conflict() {
     assert_eq!(after[4], row(5, "item 5", 51));
     assert_eq!(after[6], row(9, "nine", 90));
 }
+
+#[tokio::test]
+async fn a_value_too_long_for_a_cell_is_refused_before_anything_is_written() {
+    let emu = emulator();
+    let c = client(&emu, "ada@example.com");
+    let at = seeded(&c).await;
+    let changes = ChangeSet {
+        inserts: vec![row(7, &"x".repeat(50_001), 1)],
+        updates: vec![update(1, 2, Value::Int(10), Value::Int(11))],
+        deletes: vec![],
+    };
+    emu.clear_requests();
+    let e =
+        c.tab_target(&at).apply(&items(), &changes, &ApplyOptions::default()).await.expect_err("too long");
+    assert_eq!(e.kind(), &ErrorKind::LimitExceeded);
+    assert!(e.to_string().contains("column `name` for key 7 has 50001 characters"), "{e}");
+    assert!(emu.requests().iter().all(|r| r.method == "GET"));
+}
