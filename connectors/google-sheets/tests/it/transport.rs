@@ -15,31 +15,56 @@ fn sheets_calls(emu: &sheetbridge_sheets_emulator::Emulator) -> Vec<u16> {
     emu.requests().iter().filter(|r| r.path.starts_with("/v4/")).map(|r| r.status).collect()
 }
 
+fn existing(emu: &sheetbridge_sheets_emulator::Emulator) -> String {
+    emu.with_sheets(|st| st.create_spreadsheet(None, "Retries"))
+}
+
 #[tokio::test]
-async fn a_429_with_retry_after_is_waited_out_then_the_call_goes_through() {
+async fn a_429_with_retry_after_is_waited_out_then_the_call_succeeds() {
     let emu = emulator();
     let c = client(&emu, "ada@example.com");
+    let id = existing(&emu);
     emu.faults().push(Fault::rate_limited(Route::Sheets, 1, 1));
     let started = Instant::now();
-    let e = c.spreadsheet(MISSING).await.expect_err("the spreadsheet does not exist");
+    let info = c.spreadsheet(&id).await.expect("succeeds after the wait");
+    assert_eq!(info.title, "Retries");
     // Retry-After: 1 is honoured although the policy's own delays are milliseconds.
     assert!(started.elapsed() >= Duration::from_millis(950), "{:?}", started.elapsed());
-    assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
-    assert_eq!(sheets_calls(&emu), vec![429, 404]);
+    assert_eq!(sheets_calls(&emu), vec![429, 200]);
     let stats = c.stats();
     assert_eq!((stats.calls, stats.retries), (2, 1));
 }
 
 #[tokio::test]
-async fn a_503_and_a_dropped_connection_are_retried() {
+async fn a_503_and_a_dropped_connection_are_retried_then_the_call_succeeds() {
     let emu = emulator();
     let c = client(&emu, "ada@example.com");
+    let id = existing(&emu);
     emu.faults().push(Fault::status(Route::Sheets, 503, 2));
     emu.faults().push(Fault::drop_connection(Route::Sheets, 1));
-    let e = c.spreadsheet(MISSING).await.expect_err("missing");
-    assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
-    assert_eq!(sheets_calls(&emu), vec![503, 503, 0, 404]);
+    c.spreadsheet(&id).await.expect("succeeds on the fourth attempt");
+    assert_eq!(sheets_calls(&emu), vec![503, 503, 0, 200]);
     assert_eq!(c.stats().retries, 3);
+}
+
+#[tokio::test]
+async fn an_export_rides_out_faults_on_its_value_writes() {
+    let emu = emulator();
+    let c = client(&emu, "ada@example.com");
+    let id = existing(&emu);
+    let s = schema("t", vec![key("id", sheetbridge_core::ColumnType::Int32, "int4")]);
+    let target = sheetbridge_google_sheets::SheetRef::new(id, Some("T"));
+    let mut w = c.export(Some(&target), &s, &Default::default()).await.expect("export");
+    sheetbridge_core::RowSink::row(&mut w, &[sheetbridge_core::Value::Int(1)]).expect("row");
+    // The structural batch goes through; the values write meets a 500, a drop and a 429.
+    emu.faults().push(Fault::latency(Route::Sheets, Duration::ZERO, 1));
+    emu.faults().push(Fault::status(Route::Sheets, 500, 1));
+    emu.faults().push(Fault::drop_connection(Route::Sheets, 1));
+    emu.faults().push(Fault::rate_limited(Route::Sheets, 0, 1));
+    let report = w.finish().await.expect("the values write is idempotent, so it is retried");
+    assert_eq!(report.rows, 1);
+    let (_, rows) = read_all(&c, &target, &s).await.expect("read");
+    assert_eq!(rows, vec![(2, vec![sheetbridge_core::Value::Int(1)])]);
 }
 
 #[tokio::test]
