@@ -15,6 +15,7 @@ mod jwt;
 pub mod login;
 mod secret;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,7 +51,17 @@ struct Inner {
     margin: Duration,
     /// The live token; the lock is held across a refresh, so concurrent
     /// callers wait for that one refresh instead of starting their own.
-    cache: tokio::sync::Mutex<Option<Cached>>,
+    cache: tokio::sync::Mutex<State>,
+    /// Refreshes finished, successful or not.
+    refreshes: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    token: Option<Cached>,
+    /// The last refresh's failure and its number in `refreshes`: callers that
+    /// waited for that refresh get its error instead of trying again each.
+    failure: Option<(u64, ErrorKind, String)>,
 }
 
 enum Kind {
@@ -81,7 +92,8 @@ impl TokenSource {
                 endpoints: Endpoints::google(),
                 http: None,
                 margin: REFRESH_MARGIN,
-                cache: tokio::sync::Mutex::new(None),
+                cache: tokio::sync::Mutex::new(State::default()),
+                refreshes: AtomicU64::new(0),
             }),
         }
     }
@@ -110,7 +122,8 @@ impl TokenSource {
                 endpoints: endpoints.clone(),
                 http: Some(OAuthHttp::new()?),
                 margin: REFRESH_MARGIN,
-                cache: tokio::sync::Mutex::new(None),
+                cache: tokio::sync::Mutex::new(State::default()),
+                refreshes: AtomicU64::new(0),
             }),
         })
     }
@@ -179,24 +192,40 @@ impl TokenSource {
         if let Kind::Fixed(token) = &inner.kind {
             return Ok(token.expose().to_owned());
         }
-        let mut cache = inner.cache.lock().await;
-        if let Some(cached) = cache.as_ref() {
+        let seen = inner.refreshes.load(Ordering::Acquire);
+        let mut state = inner.cache.lock().await;
+        if let Some(cached) = &state.token {
             if cached.expires_at.saturating_duration_since(Instant::now()) > inner.margin {
                 return Ok(cached.token.expose().to_owned());
             }
         }
-        let fresh = self.fetch().await?;
-        let token = fresh.token.expose().to_owned();
-        *cache = Some(fresh);
-        Ok(token)
+        if let Some((n, kind, message)) = &state.failure {
+            if *n > seen {
+                // The refresh this caller waited for failed: its answer holds for this caller too.
+                return Err(Error::new(kind.clone(), message.clone()));
+            }
+        }
+        let result = self.fetch().await;
+        let n = inner.refreshes.fetch_add(1, Ordering::AcqRel) + 1;
+        match result {
+            Ok(fresh) => {
+                let token = fresh.token.expose().to_owned();
+                *state = State { token: Some(fresh), failure: None };
+                Ok(token)
+            }
+            Err(e) => {
+                state.failure = Some((n, e.kind().clone(), e.to_string()));
+                Err(e)
+            }
+        }
     }
 
     /// Forgets `token` when it is the cached one, so the next [`TokenSource::token`]
     /// gets a new one (after Google refused it with 401 before its time).
     pub async fn invalidate(&self, token: &str) {
-        let mut cache = self.inner.cache.lock().await;
-        if cache.as_ref().is_some_and(|c| c.token.expose() == token) {
-            *cache = None;
+        let mut state = self.inner.cache.lock().await;
+        if state.token.as_ref().is_some_and(|c| c.token.expose() == token) {
+            state.token = None;
         }
     }
 

@@ -347,3 +347,34 @@ async fn a_silent_connection_and_stray_requests_do_not_hold_up_the_redirect() {
     assert!(started.elapsed() < Duration::from_secs(5), "the redirect waited {:?}", started.elapsed());
     finish.await.expect("join").expect("login");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_waiting_on_a_failed_refresh_share_its_error_instead_of_each_retrying() {
+    let emulator = oauth_emulator(false);
+    let user = logged_in(&emulator).await;
+    emulator.clear_requests();
+    emulator.faults().push(Fault::status(Route::Token, 503, 100));
+    let endpoints = Endpoints::at(emulator.base_url());
+    let retry = TokenRetry {
+        attempts: 2,
+        initial_delay: Duration::from_millis(200),
+        max_delay: Duration::from_millis(200),
+    };
+    let tokens = TokenSource::from_credentials(Credentials::AuthorizedUser(user), &endpoints)
+        .expect("source")
+        .with_retry(retry);
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let tokens = tokens.clone();
+            tokio::spawn(async move { tokens.token().await })
+        })
+        .collect();
+    for call in calls {
+        let e = call.await.expect("join").expect_err("503 every time");
+        assert_eq!(e.kind(), &ErrorKind::Retryable, "{e}");
+    }
+    assert_eq!(token_requests(&emulator), 2, "one refresh of two attempts served every caller");
+    // A later caller tries again.
+    assert!(tokens.token().await.is_err());
+    assert_eq!(token_requests(&emulator), 4);
+}
