@@ -769,8 +769,7 @@ fn auto_resize(ss: &mut Spreadsheet, r: &Json) -> Step {
             .map(|c| {
                 let longest = s
                     .grid
-                    .rows
-                    .iter()
+                    .rows()
                     .filter_map(|row| row.get(c as usize))
                     .map(|cell| values::render_cell(ss, i, cell, &values::ReadOptions::default()))
                     .filter_map(|v| v.as_str().map(|t| t.chars().count()))

@@ -126,6 +126,14 @@ pub fn raw(input: &Json) -> Entered {
     })
 }
 
+/// Like [`raw`], moving the text instead of copying it.
+pub fn raw_owned(input: Json) -> Entered {
+    match input {
+        Json::String(s) if !s.is_empty() => Entered::value(Value::Text(s.into_boxed_str())),
+        other => raw(&other),
+    }
+}
+
 /// valueInputOption USER_ENTERED: parsed as if typed into the UI (en_US).
 pub fn user_entered(input: &Json) -> Entered {
     match input {

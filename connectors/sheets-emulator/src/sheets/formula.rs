@@ -437,7 +437,7 @@ impl Parser<'_> {
 
     fn values(&self, sheet: usize, r0: u32, r1: u32, c0: u32, c1: u32) -> Vec<Value> {
         let s = &self.ss.sheets[sheet];
-        let r1 = r1.min(s.grid.rows.len() as u32);
+        let r1 = r1.min(s.grid.len());
         let mut out = Vec::new();
         for r in r0..r1 {
             let row = s.grid.row(r);

@@ -196,7 +196,7 @@ fn grid_data(ss: &Spreadsheet, sheet: usize, rect: &Rect, wants: &dyn Fn(&[&str]
     }
     if wants(&["rowData"]) {
         let mut rows = Vec::new();
-        let r_end = rect.r1.min(s.grid.rows.len() as u32);
+        let r_end = rect.r1.min(s.grid.len());
         for r in rect.r0..r_end {
             let row = s.grid.row(r);
             let end = (rect.c1 as usize).min(row.len());

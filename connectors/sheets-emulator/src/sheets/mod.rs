@@ -224,7 +224,7 @@ impl Store {
         let values = Json::Array(rows.into_iter().map(Json::Array).collect());
         let body = json!({"range": range, "values": values});
         let input = if user { values::Input::UserEntered } else { values::Input::Raw };
-        values::write_many(ss, &[body], input, false)?;
+        values::write_many(ss, &mut [body], input, false)?;
         Ok(())
     }
 
@@ -494,15 +494,15 @@ impl Store {
             Call::ValuesBatchGet(_) => values::batch_get(ss, query),
             Call::ValuesUpdate(_, range) => {
                 let body = parse_body(body)?;
-                values::update(ss, range, query, &body)
+                values::update(ss, range, query, body)
             }
             Call::ValuesBatchUpdate(_) => {
                 let body = parse_body(body)?;
-                values::batch_update(ss, &body)
+                values::batch_update(ss, body)
             }
             Call::ValuesAppend(_, range) => {
                 let body = parse_body(body)?;
-                values::append(ss, range, query, &body)
+                values::append(ss, range, query, body)
             }
             Call::ValuesClear(_, range) => values::clear(ss, range),
             Call::ValuesBatchClear(_) => {

@@ -48,61 +48,86 @@ impl Rect {
 
 /// The cells of one sheet: rows of cells, each row as long as its last
 /// non-empty cell (at most), rows as many as the last non-empty row (at most).
+/// Rows are shared between copies of a grid (a batch works on a copy), so a
+/// copy costs a pointer a row and only the rows a batch changes are cloned.
 #[derive(Debug, Clone, Default)]
 pub struct Grid {
-    pub rows: Vec<Vec<Cell>>,
+    rows: Vec<Arc<Vec<Cell>>>,
 }
 
 impl Grid {
+    /// Rows stored (the last one holding anything, at most).
+    pub fn len(&self) -> u32 {
+        self.rows.len() as u32
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
     pub fn get(&self, r: u32, c: u32) -> Option<&Cell> {
         self.rows.get(r as usize)?.get(c as usize)
     }
 
     pub fn row(&self, r: u32) -> &[Cell] {
-        self.rows.get(r as usize).map_or(&[], Vec::as_slice)
+        self.rows.get(r as usize).map_or(&[], |row| row.as_slice())
+    }
+
+    /// Every stored row, in order.
+    pub fn rows(&self) -> impl Iterator<Item = &[Cell]> {
+        self.rows.iter().map(|r| r.as_slice())
     }
 
     pub fn cell_mut(&mut self, r: u32, c: u32) -> &mut Cell {
-        let (r, c) = (r as usize, c as usize);
-        if self.rows.len() <= r {
-            self.rows.resize_with(r + 1, Vec::new);
-        }
-        let row = &mut self.rows[r];
-        if row.len() <= c {
-            row.resize_with(c + 1, Cell::default);
-        }
-        &mut row[c]
+        let row = self.row_mut(r, c as usize + 1);
+        &mut row[c as usize]
     }
 
     /// The row's cells, grown to `len` so they can be written in place.
     pub fn row_mut(&mut self, r: u32, len: usize) -> &mut Vec<Cell> {
         let r = r as usize;
         if self.rows.len() <= r {
-            self.rows.resize_with(r + 1, Vec::new);
+            self.rows.resize_with(r + 1, Default::default);
         }
-        let row = &mut self.rows[r];
+        let row = Arc::make_mut(&mut self.rows[r]);
         if row.len() < len {
             row.resize_with(len, Cell::default);
         }
         row
     }
 
+    /// A stored row, to change in place (`None` past the last stored row).
+    pub fn existing_row_mut(&mut self, r: u32) -> Option<&mut Vec<Cell>> {
+        self.rows.get_mut(r as usize).map(Arc::make_mut)
+    }
+
     /// Drops trailing empty cells and rows.
     pub fn trim(&mut self) {
         for row in &mut self.rows {
-            while row.last().is_some_and(Cell::is_empty) {
-                row.pop();
+            if row.last().is_some_and(Cell::is_empty) {
+                let row = Arc::make_mut(row);
+                while row.last().is_some_and(Cell::is_empty) {
+                    row.pop();
+                }
             }
         }
-        while self.rows.last().is_some_and(Vec::is_empty) {
+        self.trim_tail();
+    }
+
+    /// Drops trailing empty rows.
+    pub fn trim_tail(&mut self) {
+        while self.rows.last().is_some_and(|r| r.is_empty()) {
             self.rows.pop();
         }
     }
 
     pub fn trim_row(&mut self, r: u32) {
         if let Some(row) = self.rows.get_mut(r as usize) {
-            while row.last().is_some_and(Cell::is_empty) {
-                row.pop();
+            if row.last().is_some_and(Cell::is_empty) {
+                let row = Arc::make_mut(row);
+                while row.last().is_some_and(Cell::is_empty) {
+                    row.pop();
+                }
             }
         }
     }
@@ -123,7 +148,7 @@ impl Grid {
     pub fn insert_rows(&mut self, at: u32, n: u32) {
         let at = at as usize;
         if at < self.rows.len() {
-            self.rows.splice(at..at, std::iter::repeat_with(Vec::new).take(n as usize));
+            self.rows.splice(at..at, std::iter::repeat_with(Default::default).take(n as usize));
         }
     }
 
@@ -137,7 +162,7 @@ impl Grid {
         let at = at as usize;
         for row in &mut self.rows {
             if at < row.len() {
-                row.splice(at..at, std::iter::repeat_with(Cell::default).take(n as usize));
+                Arc::make_mut(row).splice(at..at, std::iter::repeat_with(Cell::default).take(n as usize));
             }
         }
     }
@@ -146,7 +171,9 @@ impl Grid {
         for row in &mut self.rows {
             let len = row.len();
             let (a, b) = ((at as usize).min(len), (end as usize).min(len));
-            row.drain(a..b);
+            if a < b {
+                Arc::make_mut(row).drain(a..b);
+            }
         }
     }
 
@@ -154,7 +181,9 @@ impl Grid {
     pub fn truncate(&mut self, rows: u32, cols: u32) {
         self.rows.truncate(rows as usize);
         for row in &mut self.rows {
-            row.truncate(cols as usize);
+            if row.len() > cols as usize {
+                Arc::make_mut(row).truncate(cols as usize);
+            }
         }
     }
 }

@@ -168,7 +168,7 @@ fn is_blank(c: &cell::Cell) -> bool {
 /// Reads a rectangle: rows of rendered values, trailing blanks trimmed.
 pub fn read_rect(ss: &Spreadsheet, sheet: usize, rect: &Rect, options: &ReadOptions) -> Vec<Json> {
     let s = &ss.sheets[sheet];
-    let r_end = rect.r1.min(s.grid.rows.len() as u32);
+    let r_end = rect.r1.min(s.grid.len());
     let empty = Json::String(String::new());
     if options.columns {
         let mut cols: Vec<Vec<Json>> = Vec::new();
@@ -287,15 +287,16 @@ pub struct Planned {
     cells: u64,
 }
 
-fn plan(ss: &Spreadsheet, item: &Json, field: &str, at: Option<(usize, u32, u32)>) -> ApiResult<Planned> {
-    let values = match item.get("values") {
+/// Checks one ValueRange; its `values` are taken out of `item`, not copied.
+fn plan(ss: &Spreadsheet, item: &mut Json, field: &str, at: Option<(usize, u32, u32)>) -> ApiResult<Planned> {
+    let values = match item.get_mut("values").map(Json::take) {
         None | Some(Json::Null) => Vec::new(),
-        Some(Json::Array(rows)) => rows.clone(),
+        Some(Json::Array(rows)) => rows,
         Some(other) => {
             return Err(ApiError::invalid_value(
                 &format!("{field}.values"),
                 "type.googleapis.com/google.protobuf.ListValue",
-                other,
+                &other,
             ))
         }
     };
@@ -426,21 +427,19 @@ fn apply(ss: &mut Spreadsheet, p: Planned, input: Input) {
         }
         let needed = p.c0 as usize + row.len();
         let cells = s.grid.row_mut(r, needed);
-        for (j, v) in row.iter().enumerate() {
+        for (j, v) in row.into_iter().enumerate() {
             if v.is_null() {
                 continue;
             }
             let entered = match input {
-                Input::Raw => cell::raw(v),
-                Input::UserEntered => cell::user_entered(v),
+                Input::Raw => cell::raw_owned(v),
+                Input::UserEntered => cell::user_entered(&v),
             };
             cells[p.c0 as usize + j].set_content(entered);
         }
         s.grid.trim_row(r);
     }
-    while s.grid.rows.last().is_some_and(Vec::is_empty) {
-        s.grid.rows.pop();
-    }
+    s.grid.trim_tail();
 }
 
 fn update_reply(ss: &Spreadsheet, p: &Planned, include: Option<&ReadOptions>) -> Json {
@@ -493,12 +492,12 @@ fn include_options(
 /// Checks every write, then applies them all (a failing one changes nothing).
 pub fn write_many(
     ss: &mut Spreadsheet,
-    data: &[Json],
+    data: &mut [Json],
     input: Input,
     many: bool,
 ) -> ApiResult<Vec<(usize, Planned)>> {
     let mut plans = Vec::with_capacity(data.len());
-    for (i, item) in data.iter().enumerate() {
+    for (i, item) in data.iter_mut().enumerate() {
         let field = if many { format!("data[{i}]") } else { "data".to_owned() };
         plans.push(plan(ss, item, &field, None)?);
     }
@@ -571,10 +570,10 @@ fn heights(data: &[Json]) -> Vec<u32> {
         .collect()
 }
 
-pub fn update(ss: &mut Spreadsheet, range: &str, query: &Query, body: &Json) -> ApiResult<Json> {
+pub fn update(ss: &mut Spreadsheet, range: &str, query: &Query, body: Json) -> ApiResult<Json> {
     let input = input_option(query.get("valueInputOption"))?;
-    let mut item = body.clone();
-    if let Some(given) = body.get("range").and_then(Json::as_str) {
+    let mut item = body;
+    if let Some(given) = item.get("range").and_then(Json::as_str) {
         if given != range
             && resolve(ss, given, false).ok().map(|r| (r.sheet, r.rect))
                 != resolve(ss, range, false).ok().map(|r| (r.sheet, r.rect))
@@ -595,21 +594,21 @@ pub fn update(ss: &mut Spreadsheet, range: &str, query: &Query, body: &Json) -> 
         query.get("responseDateTimeRenderOption"),
     );
     let h = heights(std::slice::from_ref(&item));
-    let done = write_many(ss, std::slice::from_ref(&item), input, false)?;
+    let done = write_many(ss, std::slice::from_mut(&mut item), input, false)?;
     let (_, p) = &done[0];
     Ok(summary_reply(ss, p, h[0], include.as_ref()))
 }
 
-pub fn batch_update(ss: &mut Spreadsheet, body: &Json) -> ApiResult<Json> {
+pub fn batch_update(ss: &mut Spreadsheet, mut body: Json) -> ApiResult<Json> {
     let input = input_option(body.get("valueInputOption").and_then(Json::as_str))?;
-    let data = match body.get("data") {
+    let mut data = match body.get_mut("data").map(Json::take) {
         None | Some(Json::Null) => Vec::new(),
-        Some(Json::Array(d)) => d.clone(),
+        Some(Json::Array(d)) => d,
         Some(other) => {
             return Err(ApiError::invalid_value(
                 "data",
                 "type.googleapis.com/google.apps.sheets.v4.ValueRange",
-                other,
+                &other,
             ))
         }
     };
@@ -619,7 +618,7 @@ pub fn batch_update(ss: &mut Spreadsheet, body: &Json) -> ApiResult<Json> {
         body.get("responseDateTimeRenderOption").and_then(Json::as_str),
     );
     let h = heights(&data);
-    let done = write_many(ss, &data, input, true)?;
+    let done = write_many(ss, &mut data, input, true)?;
     let mut responses = Vec::new();
     let (mut rows, mut cols, mut cells) = (0u64, 0u64, 0u64);
     let mut sheets = std::collections::BTreeSet::new();
@@ -657,7 +656,7 @@ fn find_table(ss: &Spreadsheet, resolved: &Resolved) -> Option<Rect> {
     let s = &ss.sheets[resolved.sheet];
     let area = resolved.rect;
     let (mut r, mut c) = (None, 0);
-    let r_end = area.r1.min(s.grid.rows.len() as u32);
+    let r_end = area.r1.min(s.grid.len());
     for row in (area.r0..r_end).rev() {
         let cells = s.grid.row(row);
         let end = (area.c1 as usize).min(cells.len());
@@ -716,7 +715,7 @@ fn find_table(ss: &Spreadsheet, resolved: &Resolved) -> Option<Rect> {
     }
 }
 
-pub fn append(ss: &mut Spreadsheet, range: &str, query: &Query, body: &Json) -> ApiResult<Json> {
+pub fn append(ss: &mut Spreadsheet, range: &str, query: &Query, mut body: Json) -> ApiResult<Json> {
     let input = input_option(query.get("valueInputOption"))?;
     let insert_rows = match query.get("insertDataOption") {
         None | Some("OVERWRITE") => false,
@@ -733,7 +732,7 @@ pub fn append(ss: &mut Spreadsheet, range: &str, query: &Query, body: &Json) -> 
         Some(t) => (t.r1, t.c0),
         None => (resolved.rect.r0, resolved.rect.c0),
     };
-    let p = plan(ss, body, "data", Some((resolved.sheet, r0, c0)))?;
+    let p = plan(ss, &mut body, "data", Some((resolved.sheet, r0, c0)))?;
     let height = p.rows.len() as u32;
     if insert_rows && height > 0 {
         let s = &ss.sheets[resolved.sheet];
@@ -770,9 +769,9 @@ fn clear_one(ss: &mut Spreadsheet, range: &str) -> ApiResult<(usize, Rect)> {
 
 fn clear_rect(ss: &mut Spreadsheet, sheet: usize, rect: &Rect) {
     let s = ss.sheet_mut(sheet);
-    let r_end = rect.r1.min(s.grid.rows.len() as u32);
+    let r_end = rect.r1.min(s.grid.len());
     for r in rect.r0..r_end {
-        if let Some(row) = s.grid.rows.get_mut(r as usize) {
+        if let Some(row) = s.grid.existing_row_mut(r) {
             let end = (rect.c1 as usize).min(row.len());
             let start = (rect.c0 as usize).min(end);
             for c in &mut row[start..end] {
@@ -781,9 +780,7 @@ fn clear_rect(ss: &mut Spreadsheet, sheet: usize, rect: &Rect) {
         }
         s.grid.trim_row(r);
     }
-    while s.grid.rows.last().is_some_and(Vec::is_empty) {
-        s.grid.rows.pop();
-    }
+    s.grid.trim_tail();
 }
 
 pub fn clear(ss: &mut Spreadsheet, range: &str) -> ApiResult<Json> {
