@@ -88,6 +88,17 @@ struct Login {
     child: Child,
     lines: Receiver<String>,
     stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A login left running by a failed test is ended with it.
+impl Drop for Login {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Login {
@@ -104,7 +115,7 @@ impl Login {
         let stderr = Arc::new(Mutex::new(String::new()));
         let pipe = child.stderr.take().expect("stderr is piped");
         let all = stderr.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 if let Ok(mut all) = all.lock() {
                     all.push_str(&line);
@@ -113,7 +124,7 @@ impl Login {
                 let _ = send.send(line);
             }
         });
-        Login { child, lines, stderr }
+        Login { child, lines, stderr, reader: Some(reader) }
     }
 
     /// The authorization URL it prints.
@@ -148,8 +159,10 @@ impl Login {
         if let Some(mut out) = self.child.stdout.take() {
             let _ = out.read_to_string(&mut stdout);
         }
-        // The reader thread ends with the process; give it a moment to drain.
-        std::thread::sleep(Duration::from_millis(100));
+        // The reader thread ends when the process's stderr closes, having read all of it.
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
         let stderr = self.stderr.lock().map(|s| s.clone()).unwrap_or_default();
         (status.code(), stdout, stderr)
     }
@@ -343,6 +356,8 @@ impl Session<'_> {
 
 #[test]
 fn login_clicked_through_in_chromium_stores_a_private_token_that_works() {
+    // First, so a machine without Chromium fails here, saying what to install.
+    let driver = Driver::start();
     let emulator = emulator(false, false);
     let home = Home::new();
     let login = Login::spawn(&emulator, &home, &[]);
@@ -356,7 +371,6 @@ fn login_clicked_through_in_chromium_stores_a_private_token_that_works() {
         "{url}"
     );
 
-    let driver = Driver::start();
     let browser = driver.session();
     browser.go(&url);
     let consent = browser.wait_for("id=\"allow\"");
