@@ -85,8 +85,11 @@ impl SheetRef {
     /// `…/edit?gid=N#gid=N`, `…/u/0/d/ID/…`.
     pub fn parse(text: &str) -> Result<SheetRef, Error> {
         let t = text.trim();
-        if t.len() >= SCHEME.len() && t[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
-            return Self::parse_own(text, &t[SCHEME.len()..]);
+        // `get`, not indexing: the text may hold a multi-byte character there.
+        if let Some(rest) =
+            t.get(..SCHEME.len()).filter(|h| h.eq_ignore_ascii_case(SCHEME)).and(t.get(SCHEME.len()..))
+        {
+            return Self::parse_own(text, rest);
         }
         let lower = t.get(..t.len().min(16)).unwrap_or(t).to_ascii_lowercase();
         if lower.starts_with("https://") || lower.starts_with("http://") {
@@ -304,5 +307,21 @@ mod tests {
         assert!(!SheetRef::looks_like("orders.xlsx"));
         assert!(!SheetRef::looks_like("./gsheet/orders.xlsx"));
         assert!(!SheetRef::looks_like("C:\\data\\orders.xlsx"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_tab_name_survives_display_and_parse(name in "\\PC{1,40}") {
+            let r = SheetRef::new(ID, Some(&name));
+            proptest::prop_assert_eq!(SheetRef::parse(&r.to_string()).ok(), Some(r));
+        }
+
+        #[test]
+        fn parsing_anything_never_panics(text in "\\PC{0,80}", prefix in 0usize..4) {
+            let head = ["", "gsheet://", "https://docs.google.com/spreadsheets/d/", "docs.google.com/spreadsheets/u/0/d/"];
+            let _ = SheetRef::parse(&format!("{}{text}", head[prefix]));
+            let _ = SheetRef::looks_like(&text);
+            let _ = crate::a1::parse_cell(&text);
+        }
     }
 }
