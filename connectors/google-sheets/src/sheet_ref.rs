@@ -299,6 +299,13 @@ mod tests {
         assert!(SheetRef::parse("https://evil.example/spreadsheets/d/abc").is_err());
     }
 
+    /// `parse` sliced the text at the scheme's length, inside a 4-byte character.
+    #[test]
+    fn a_multibyte_character_where_the_scheme_would_end_is_not_a_panic() {
+        let e = SheetRef::parse("\u{107b5}`Ւ&\u{10c21}rest").expect_err("not a reference");
+        assert_eq!(e.kind(), &ErrorKind::InvalidInput);
+    }
+
     #[test]
     fn looks_like_tells_sheets_from_paths() {
         assert!(SheetRef::looks_like("gsheet://abc/Tab"));
