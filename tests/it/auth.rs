@@ -645,3 +645,35 @@ fn a_service_account_key_is_checked_stored_and_its_sharing_explained() {
     assert_eq!(v["source"], "SHEETBRIDGE_GOOGLE_CREDENTIALS");
     assert_eq!(v["account"], email);
 }
+
+#[test]
+fn every_auth_command_has_examples_and_a_login_without_a_client_says_which_flags() {
+    let emulator = emulator(true, false);
+    let home = Home::new();
+    for args in [
+        &["auth", "--help"][..],
+        &["auth", "login", "--help"],
+        &["auth", "service-account", "--help"],
+        &["auth", "status", "--help"],
+        &["auth", "logout", "--help"],
+    ] {
+        let out = run(&emulator, &home, args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Examples:") && help.contains("sheetbridge auth"), "{args:?}:\n{help}");
+    }
+    let out = run(&emulator, &home, &["auth", "login", "--no-browser"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pass --client-secret client_secret.json"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&emulator, &home, &["auth", "logout"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Not signed in: there is no token file at"),
+        "{}",
+        text(&out)
+    );
+}
