@@ -24,6 +24,12 @@
 //!
 //! Limits (columns, characters per cell, cells per spreadsheet) are checked
 //! before the first write; a value is never truncated.
+//!
+//! The serialized rows wait in memory until `finish` (about 1.2 bytes of JSON
+//! per byte of value text, 14 MB for 100,000 rows of 10 columns): the grid
+//! must be sized, in the one structural request, before the first value is
+//! written, and the number of rows is known only at the end. Google's limit
+//! of 10 million cells bounds it.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
