@@ -381,16 +381,14 @@ fn print_status(st: &Status, json: bool) -> Code {
             println!("  {e}");
         }
     } else {
-        match (st.kind, &st.account, &st.client_id) {
-            (Some("service_account"), account, _) => {
+        match (st.kind, &st.account) {
+            (Some("service_account"), account) => {
                 println!("Google: service account {}", account.as_deref().unwrap_or("(unknown)"))
             }
-            (_, Some(account), _) => println!("Google: user {account}"),
-            (_, None, client) => println!(
-                "Google: a user of OAuth client {} (Google does not tell the e-mail for the spreadsheets \
-                 scope alone)",
-                client.as_deref().unwrap_or("(unknown)")
-            ),
+            (_, Some(account)) => println!("Google: user {account}"),
+            (_, None) => {
+                println!("Google: a user (Google does not tell the e-mail for the spreadsheets scope alone)")
+            }
         }
         if let Some(source) = &st.source {
             println!("  credential: {source}");
@@ -400,6 +398,9 @@ fn print_status(st: &Status, json: bool) -> Code {
         }
         if let Some(at) = &st.issued_at {
             println!("  signed in: {at}");
+        }
+        if let Some(at) = &st.refresh_token_expires_at {
+            println!("  sign-in ends: {at} (the OAuth app is in testing: 7 days)");
         }
         if !st.scopes.is_empty() {
             println!("  scopes: {}", st.scopes.join(" "));

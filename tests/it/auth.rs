@@ -482,7 +482,7 @@ fn status_and_logout_after_a_login_and_no_secret_is_ever_printed() {
     printed.push_str(&text(&status));
     assert_eq!(status.status.code(), Some(0), "{}", text(&status));
     let out = String::from_utf8_lossy(&status.stdout);
-    for line in ["Google: a user of", &format!("OAuth client: {CLIENT_ID}"), "scopes: ", "refresh: ok"] {
+    for line in ["Google: a user (", &format!("OAuth client: {CLIENT_ID}"), "scopes: ", "refresh: ok"] {
         assert!(out.contains(line), "no {line:?} in\n{out}");
     }
     let json = run(&emulator, &home, &["auth", "status", "--json"]);
