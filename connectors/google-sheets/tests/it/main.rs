@@ -1,6 +1,7 @@
 //! The connector's tests, against the Sheets emulator: one binary, one module a subject.
 
 mod apply;
+mod auth;
 mod export;
 mod read;
 mod roundtrip;
