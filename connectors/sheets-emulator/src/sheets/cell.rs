@@ -491,6 +491,14 @@ fn format_date(dt: NaiveDateTime, pattern: &str) -> String {
     let mut last_was_hour = false;
     while i < bytes.len() {
         let c = bytes[i];
+        if !c.is_ascii() {
+            // `i` only ever moves by whole characters, so it is on a boundary.
+            let ch = lower[i..].chars().next().unwrap_or('?');
+            out.push(ch);
+            i += ch.len_utf8().max(1);
+            last_was_hour = false;
+            continue;
+        }
         let run = bytes[i..].iter().take_while(|b| **b == c).count();
         match c {
             b'y' => {

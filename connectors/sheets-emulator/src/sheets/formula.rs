@@ -24,6 +24,9 @@ fn evaluate_at(ss: &Spreadsheet, sheet: usize, formula: &str, depth: u32) -> Val
         Some(t) => t,
         None => return err("#ERROR!"),
     };
+    if nesting_too_deep(&tokens) {
+        return err("#ERROR!");
+    }
     let mut p = Parser { tokens, pos: 0, ss, sheet, depth };
     let result = p.expr();
     if p.pos != p.tokens.len() {
@@ -33,6 +36,25 @@ fn evaluate_at(ss: &Spreadsheet, sheet: usize, formula: &str, depth: u32) -> Val
         Item::One(v) => v,
         Item::Many(vs) => vs.into_iter().next().unwrap_or(Value::Empty),
     }
+}
+
+/// Parentheses and signs nest the parser's recursion; a formula (up to
+/// 50,000 characters) could otherwise exhaust the stack.
+fn nesting_too_deep(tokens: &[Tok]) -> bool {
+    let mut depth = 0i32;
+    let mut signs = 0;
+    for t in tokens {
+        match t {
+            Tok::LParen => depth += 1,
+            Tok::RParen => depth -= 1,
+            Tok::Op("-" | "+") => signs += 1,
+            _ => signs = 0,
+        }
+        if depth > 200 || signs > 200 {
+            return true;
+        }
+    }
+    false
 }
 
 fn err(code: &str) -> Value {

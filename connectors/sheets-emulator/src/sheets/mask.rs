@@ -49,6 +49,10 @@ pub fn parse(text: &str) -> Mask {
     let mut root = Mask::default();
     let chars: Vec<char> = text.chars().collect();
     let mut pos = 0;
+    if chars.iter().filter(|c| **c == '(').count() > 64 {
+        // Deeper masks than any real one; refuse the nesting rather than recurse.
+        return Mask::default();
+    }
     parse_list(&chars, &mut pos, &mut root, &[]);
     root
 }

@@ -644,3 +644,90 @@ fn admin_call(store: &mut Store, method: &Method, rest: &str, query: &Query, bod
 pub(crate) fn sheet_arc(sheet: Sheet) -> Arc<Sheet> {
     Arc::new(sheet)
 }
+
+#[cfg(test)]
+mod never_panics {
+    //! The parsers of untrusted text (A1 ranges, typed values, formulas,
+    //! field masks, number formats) fed many generated strings: each must
+    //! answer, never panic.
+
+    use super::*;
+
+    const PIECES: &[&str] = &[
+        "'",
+        "''",
+        "!",
+        ":",
+        "A",
+        "Z",
+        "ZZZ",
+        "$",
+        "1",
+        "0",
+        "9999999999",
+        "-",
+        "+",
+        ",",
+        ".",
+        "e",
+        "%",
+        "=",
+        "(",
+        ")",
+        "\"",
+        "Sheet1",
+        "é",
+        "🌵",
+        " ",
+        "/",
+        "TRUE",
+        "SUM",
+        "A1:B2",
+        "&",
+        "^",
+        "<>",
+        "yyyy",
+        "mm",
+        "am/pm",
+        "年",
+    ];
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn parsing_generated_text_never_panics() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut ss = Spreadsheet::new("x", "t");
+        ss.sheet_mut(0).grid.cell_mut(0, 0).set_content(cell::parse_typed("=A1+1"));
+        for _ in 0..20_000 {
+            let len = (rng.next() % 12) as usize;
+            let text: String =
+                (0..len).map(|_| PIECES[(rng.next() % PIECES.len() as u64) as usize]).collect();
+            let _ = a1::parse(&text);
+            let _ = cell::parse_typed(&text);
+            let _ = formula::evaluate(&ss, 0, &format!("={text}"));
+            let _ = mask::apply(&json!({"a": [{"b": 1}]}), &mask::parse(&text));
+            let _ = values::resolve(&ss, &text, true);
+            let _ = cell::format_number(43831.5, Some(("DATE_TIME", &text)));
+        }
+        let deep = format!("={}1{}", "(".repeat(40_000), ")".repeat(40_000));
+        assert_eq!(formula::evaluate(&ss, 0, &deep), cell::Value::Error("#ERROR!".into()));
+        let _ = mask::parse(&"a(".repeat(30_000));
+    }
+
+    #[test]
+    fn a_formula_that_reads_itself_ends_in_an_error() {
+        let mut ss = Spreadsheet::new("x", "t");
+        ss.sheet_mut(0).grid.cell_mut(0, 0).set_content(cell::parse_typed("=A1+1"));
+        assert!(matches!(formula::evaluate(&ss, 0, "=A1"), cell::Value::Error(_)));
+    }
+}
