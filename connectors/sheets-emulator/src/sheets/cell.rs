@@ -263,14 +263,19 @@ pub fn serial_of(dt: NaiveDateTime) -> f64 {
     days + seconds / 86_400.0
 }
 
+/// Like [`serial_of`], keeping milliseconds.
+pub fn serial_of_millis(dt: NaiveDateTime) -> f64 {
+    serial_of(dt) + f64::from(dt.nanosecond() / 1_000_000) / 86_400_000.0
+}
+
 pub fn date_of_serial(serial: f64) -> Option<NaiveDateTime> {
     if !serial.is_finite() || serial.abs() > 3_000_000.0 {
         return None;
     }
     let days = serial.floor();
-    let seconds = ((serial - days) * 86_400.0).round() as i64;
+    let millis = ((serial - days) * 86_400_000.0).round() as i64;
     let date = epoch().checked_add_signed(Duration::days(days as i64))?;
-    date.and_hms_opt(0, 0, 0)?.checked_add_signed(Duration::seconds(seconds))
+    date.and_hms_opt(0, 0, 0)?.checked_add_signed(Duration::milliseconds(millis))
 }
 
 fn parse_date(text: &str) -> Option<(NaiveDate, &'static str)> {
@@ -538,6 +543,18 @@ fn format_date(dt: NaiveDateTime, pattern: &str) -> String {
             b's' => {
                 out.push_str(&pad(dt.second(), run));
                 last_was_hour = false;
+                // `ss.000`: fractions of a second, as many digits as zeros.
+                let zeros = lower[i + run..]
+                    .strip_prefix('.')
+                    .map_or(0, |z| z.bytes().take_while(|b| *b == b'0').count());
+                if zeros > 0 {
+                    let millis = format!("{:03}", dt.nanosecond() / 1_000_000 % 1000);
+                    let digits: String = millis.chars().chain(std::iter::repeat('0')).take(zeros).collect();
+                    out.push('.');
+                    out.push_str(&digits);
+                    i += run + 1 + zeros;
+                    continue;
+                }
             }
             b'a' if lower[i..].starts_with("am/pm") => {
                 out.push_str(if dt.hour() < 12 { "AM" } else { "PM" });
@@ -624,6 +641,15 @@ mod tests {
         assert_eq!(parse_typed("1,00").value, Value::Text("1,00".into()));
         assert_eq!(general(0.0009765625), "0.0009765625");
         assert_eq!(general(1.5), "1.5");
+        let with_millis = NaiveDate::from_ymd_opt(2020, 1, 1)
+            .and_then(|d| d.and_hms_milli_opt(1, 2, 3, 450))
+            .map(serial_of_millis)
+            .unwrap_or_default();
+        assert_eq!(
+            format_number(with_millis, Some(("DATE_TIME", "yyyy-mm-dd hh:mm:ss.000"))),
+            "2020-01-01 01:02:03.450"
+        );
+        assert_eq!(format_number(0.5, Some(("TIME", "hh:mm:ss"))), "12:00:00");
         assert_eq!(
             format_date(
                 NaiveDate::from_ymd_opt(2020, 1, 1).and_then(|d| d.and_hms_opt(13, 5, 0)).unwrap_or_default(),

@@ -433,6 +433,12 @@ fn apply(ss: &mut Spreadsheet, p: Planned, input: Input) {
             }
             let entered = match input {
                 Input::Raw => cell::raw_owned(v),
+                // A cell formatted as plain text takes what is typed as text.
+                Input::UserEntered
+                    if cells[p.c0 as usize + j].number_format().is_some_and(|(k, _)| k == "TEXT") =>
+                {
+                    cell::raw_owned(v)
+                }
                 Input::UserEntered => cell::user_entered(&v),
             };
             cells[p.c0 as usize + j].set_content(entered);

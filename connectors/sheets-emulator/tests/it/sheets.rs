@@ -377,3 +377,35 @@ fn the_admin_api_over_http_creates_writes_and_reads() {
     let unformatted = emulator.with_sheets(|s| s.values_unformatted("1abc", "Sheet1!B2"));
     assert_eq!(unformatted, Ok(vec![vec![json!(42)]]));
 }
+
+#[test]
+fn number_formats_set_by_repeat_cell_shape_what_is_typed_and_shown() {
+    let (emulator, token, id) = setup(roomy());
+    let format = |col: u32, kind: &str, pattern: &str| {
+        json!({"repeatCell": {
+            "range": {"sheetId": 0, "startColumnIndex": col, "endColumnIndex": col + 1},
+            "cell": {"userEnteredFormat": {"numberFormat": {"type": kind, "pattern": pattern}}},
+            "fields": "userEnteredFormat.numberFormat"
+        }})
+    };
+    let reply = post(
+        &emulator,
+        &format!("/v4/spreadsheets/{id}:batchUpdate"),
+        &token,
+        &json!({"requests": [
+            format(0, "TEXT", "@"),
+            format(1, "DATE_TIME", "yyyy-mm-dd hh:mm:ss.000"),
+            format(2, "NUMBER", "0.00")
+        ]}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let typed = put(
+        &emulator,
+        &format!("{}?valueInputOption=USER_ENTERED", values_url(&id, "Sheet1!A1")),
+        &token,
+        &json!({"values": [["007", 43831.5000115741, 2.5], ["=1+1"]]}),
+    );
+    assert_eq!(typed.status, 200, "{}", typed.body);
+    let shown = get(&emulator, &values_url(&id, "Sheet1!A1:C2"), &token).json();
+    assert_eq!(shown["values"], json!([["007", "2020-01-01 12:00:01.000", "2.50"], ["=1+1"]]));
+}
