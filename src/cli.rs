@@ -83,7 +83,7 @@ SHEETBRIDGE_GOOGLE_CREDENTIALS or a mounted file in SHEETBRIDGE_GOOGLE_CREDENTIA
     Auth(crate::commands::auth::AuthArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// Postgres connection URL (postgres://user@host:port/db?sslmode=require).
     /// Without it: the config file's [database], else the PG* environment

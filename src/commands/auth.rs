@@ -27,6 +27,11 @@ use crate::exit::Code;
 pub struct AuthArgs {
     #[command(subcommand)]
     pub command: AuthCommand,
+
+    /// The config file whose [google] section names the endpoint, the token file and a
+    /// mounted credentials file (default: ./sheetbridge.toml when present).
+    #[arg(long, global = true, env = "SHEETBRIDGE_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,12 +148,31 @@ pub struct LogoutArgs {
 }
 
 pub async fn run(args: AuthArgs) -> anyhow::Result<Code> {
-    let endpoints = Endpoints::resolve(None);
+    let settings = crate::google::settings(args.config.as_deref())?;
+    let endpoints = crate::google::endpoints(&settings);
+    // --token-file (or its variable) first, then the config's `token_file`.
+    let with_file = |token: &mut TokenFileArg| {
+        if token.token_file.is_none() {
+            token.token_file.clone_from(&settings.token_file);
+        }
+    };
     match args.command {
-        AuthCommand::Login(a) => login(a, &endpoints).await,
-        AuthCommand::ServiceAccount(a) => service_account(a, &endpoints).await,
-        AuthCommand::Status(a) => status(a, &endpoints).await,
-        AuthCommand::Logout(a) => logout(a, &endpoints).await,
+        AuthCommand::Login(mut a) => {
+            with_file(&mut a.token);
+            login(a, &endpoints).await
+        }
+        AuthCommand::ServiceAccount(mut a) => {
+            with_file(&mut a.token);
+            service_account(a, &endpoints).await
+        }
+        AuthCommand::Status(mut a) => {
+            with_file(&mut a.token);
+            status(a, &endpoints, settings.credentials_file.as_deref()).await
+        }
+        AuthCommand::Logout(mut a) => {
+            with_file(&mut a.token);
+            logout(a, &endpoints).await
+        }
     }
 }
 
@@ -276,10 +300,14 @@ struct Status {
 /// How close to its end a testing app's grant is warned about.
 const EXPIRY_WARNING: chrono::TimeDelta = chrono::TimeDelta::days(2);
 
-async fn status(args: StatusArgs, endpoints: &Endpoints) -> anyhow::Result<Code> {
+async fn status(
+    args: StatusArgs,
+    endpoints: &Endpoints,
+    credentials_file: Option<&std::path::Path>,
+) -> anyhow::Result<Code> {
     let mut st = Status::default();
     let token_file = args.token.token_file.as_deref();
-    let found = match auth::discover(None, token_file) {
+    let found = match auth::discover(credentials_file, token_file) {
         Ok(found) => found,
         Err(e) => {
             st.error = Some(e.to_string());

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use sheetbridge_core::{Error, ErrorKind, TableName, TableSchema, Value};
+use sheetbridge_google_sheets::{Endpoints, SheetRef, SheetsClient, TokenSource};
 use sheetbridge_postgres::local::LocalCluster;
+use sheetbridge_postgres::PgConn;
+use sheetbridge_sheets_emulator::{Emulator, Options as EmulatorOptions};
 use sheetbridge_xlsx::{WriteOptions, XlsxSource, XlsxWriter};
 
 use crate::cli::{DbArgs, DemoArgs, ExportArgs, ImportArgs, Mode};
@@ -129,6 +132,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Code> {
     let header = ["id", "sku", "status", "quantity", "amount", "ship_date", "notes"];
     print!("{}", crate::output::table(&header, &now));
 
+    google_round_trip(&db(), &conn).await?;
+
     drop(conn);
     drop(cluster);
     match &args.keep {
@@ -136,6 +141,96 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Code> {
         None => println!("\nDone. The throwaway database and workbooks were removed."),
     }
     Ok(Code::Success)
+}
+
+/// The same loop through a Google Sheet tab, on a Sheets emulator started here
+/// (Google's API, run locally: no account needed; `sheetbridge auth` sets up the real thing).
+async fn google_round_trip(db: &DbArgs, conn: &PgConn) -> anyhow::Result<()> {
+    step("Starting a local Sheets emulator (Google's Sheets API, run locally: no account needed)");
+    let emulator = Emulator::start(EmulatorOptions::default()).context("starting the Sheets emulator")?;
+    let token = emulator.issue_token("demo@example.com", &[sheetbridge_google_sheets::config::SCOPE]);
+    let client = SheetsClient::new(Endpoints::at(emulator.base_url()), TokenSource::fixed("demo", token))?;
+    println!("  listening on {}", emulator.base_url());
+
+    step("Exporting shop.customers to a new spreadsheet");
+    let export = ExportArgs {
+        db: db.clone(),
+        table: Some("shop.customers".into()),
+        query: None,
+        to: None,
+        create: true,
+        title: Some("Shop customers".into()),
+        sheet: Some("Customers".into()),
+        replace: false,
+        columns: Vec::new(),
+        filter: None,
+        force: false,
+        json: false,
+    };
+    let destination = super::export::Destination::Google { client: client.clone(), target: None };
+    let summary = super::export::export_to(&export, destination).await?;
+    println!(
+        "  wrote {} rows to {} in {} API requests",
+        summary.rows,
+        summary.file,
+        summary.requests.unwrap_or(0)
+    );
+    let sheet = SheetRef::parse(&summary.file)?;
+    let id = sheet.spreadsheet_id.clone();
+
+    step("A colleague edits the tab in the browser: a new e-mail, a new customer with no id");
+    let typed = |range: &str, rows: Vec<Vec<serde_json::Value>>| {
+        emulator
+            .with_sheets(|s| s.set_values(&id, range, rows))
+            .map_err(|e| anyhow::anyhow!("editing the demo tab: {e:?}"))
+    };
+    typed("Customers!C5", vec![vec!["olga.ivanova@example.net".into()]])?;
+    typed(
+        "Customers!A7:E7",
+        vec![vec![
+            "".into(),
+            "Ada Lovelace".into(),
+            "ada@example.com".into(),
+            "GB".into(),
+            "2024-05-01 10:00".into(),
+        ]],
+    )?;
+    println!("  C5: olga.ivanova@example.net   row 7: Ada Lovelace, ada@example.com, GB");
+
+    let import = |dry_run: bool| ImportArgs {
+        db: db.clone(),
+        from: sheet.to_string(),
+        sheet: None,
+        table: "shop.customers".into(),
+        mode: Mode::Upsert,
+        key: Vec::new(),
+        dry_run,
+        yes: false,
+        max_deletes: 10,
+        ignore_unknown: false,
+        show: 20,
+        json: false,
+    };
+    step("Dry run from the tab: the plan, nothing written");
+    let plan = super::import::import_with(&import(true), Some(client.clone())).await?;
+    print!("{}", indent(&super::import::render(&plan)));
+
+    step("Applying it");
+    let done = super::import::import_with(&import(false), Some(client.clone())).await?;
+    print!("{}", indent(&super::import::render(&done)));
+
+    let now: Vec<Vec<String>> = conn
+        .client()
+        .query("SELECT id::text, name, coalesce(email, 'NULL'), country FROM shop.customers ORDER BY id", &[])
+        .await?
+        .iter()
+        .map(|row| (0..row.len()).map(|i| row.get::<_, String>(i)).collect())
+        .collect();
+    step("shop.customers now");
+    print!("{}", crate::output::table(&["id", "name", "email", "country"], &now));
+    let stats = client.stats();
+    println!("\n  {} Sheets API calls in all, {} retried", stats.calls, stats.retries);
+    Ok(())
 }
 
 fn step(title: &str) {

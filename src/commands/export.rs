@@ -61,14 +61,17 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<Code> {
 }
 
 /// Where the rows go.
-enum Destination {
+pub enum Destination {
     Workbook(PathBuf),
-    Google { client: SheetsClient, target: Option<SheetRef> },
+    /// A tab of an existing spreadsheet, or a new spreadsheet (`target: None`).
+    Google {
+        client: SheetsClient,
+        target: Option<SheetRef>,
+    },
 }
 
 /// Does the export and says what it wrote.
 pub async fn export(args: &ExportArgs) -> anyhow::Result<ExportSummary> {
-    let started = Instant::now();
     // The destination is checked (and Google's credential found) before the database is touched.
     let destination = match (&args.to, args.create) {
         (Some(to), false) => match SheetLocation::parse(to)? {
@@ -84,6 +87,12 @@ pub async fn export(args: &ExportArgs) -> anyhow::Result<ExportSummary> {
         }
         _ => anyhow::bail!("export needs --to FILE|gsheet://ID/Tab, or --create"),
     };
+    export_to(args, destination).await
+}
+
+/// Exports to a destination already resolved (`args.to` and `args.create` are not looked at).
+pub async fn export_to(args: &ExportArgs, destination: Destination) -> anyhow::Result<ExportSummary> {
+    let started = Instant::now();
     let mut conn = super::connect(&args.db).await?;
     let mut summary = match (&args.table, &args.query) {
         (Some(table), _) => {

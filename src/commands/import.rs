@@ -77,6 +77,8 @@ fn mode_of(mode: Mode) -> (ImportMode, &'static str) {
 
 /// What reading the sheet found besides the rows (the rows went to the importer).
 struct Read {
+    /// The workbook's path, or the tab as `gsheet://ID/Tab`.
+    file: String,
     /// The sheet's name, as the summary shows it.
     sheet: String,
     /// Table columns the sheet has no header for.
@@ -91,14 +93,19 @@ struct Read {
 /// Reads the sheet, plans, and applies unless it is a dry run. Nothing is
 /// written when any cell is bad, a key repeats, or the plan needs `--yes`.
 pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
-    let started = Instant::now();
-    let (mode, _) = mode_of(args.mode);
-    let location = SheetLocation::parse(&args.from)?;
     // Google's credential is found before the database is touched.
-    let google = match &location {
+    let google = match SheetLocation::parse(&args.from)? {
         SheetLocation::Google(_) => Some(crate::google::client(args.db.config.as_deref())?.0),
         SheetLocation::Workbook(_) => None,
     };
+    import_with(args, google).await
+}
+
+/// [`import`] with the Sheets client to use for a Google Sheet given.
+pub async fn import_with(args: &ImportArgs, google: Option<SheetsClient>) -> anyhow::Result<ImportSummary> {
+    let started = Instant::now();
+    let (mode, _) = mode_of(args.mode);
+    let location = SheetLocation::parse(&args.from)?;
     let mut conn = super::connect(&args.db).await?;
     let name = TableName::parse(&args.table).map_err(|m| Error::new(ErrorKind::InvalidInput, m))?;
     let mut schema = conn.describe_table(&name).await?;
@@ -113,7 +120,9 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ImportSummary> {
             from_google(&mut conn, &client, &sheet, &schema, args, mode).await?
         }
         (SheetLocation::Workbook(path), _) => from_workbook(&mut conn, &path, &schema, args, mode).await?,
-        (SheetLocation::Google(_), None) => unreachable!("a Google Sheet always has a client (made above)"),
+        (SheetLocation::Google(sheet), None) => {
+            anyhow::bail!("import `{sheet}`: no Google credential was given")
+        }
     };
 
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "rows sent");
@@ -239,6 +248,7 @@ async fn from_workbook<'c>(
         }
     };
     let read = Read {
+        file,
         sheet,
         missing: layout.missing,
         unknown: layout.unknown,
@@ -284,6 +294,7 @@ async fn from_google<'c>(
     }
     progress.finish();
     let read = Read {
+        file: sheet.with_tab(&tab).to_string(),
         sheet: tab,
         missing: layout.missing,
         unknown: layout.unknown,
@@ -381,7 +392,7 @@ fn quoted(names: &[String]) -> String {
 
 fn summarize(args: &ImportArgs, schema: &TableSchema, read: &Read, plan: &ImportPlan) -> ImportSummary {
     ImportSummary {
-        file: args.from.clone(),
+        file: read.file.clone(),
         sheet: read.sheet.clone(),
         table: schema.name.to_string(),
         mode: mode_of(args.mode).1,
@@ -420,20 +431,20 @@ fn change_line(c: &PlannedChange) -> ChangeLine {
 
 /// The plan as a person reads it: counts, then the first changes.
 pub fn render(s: &ImportSummary) -> String {
-    let mut out = format!(
-        "{} `{}` sheet `{}` → `{}` ({})\n",
-        if s.dry_run {
-            "plan for"
-        } else if s.written {
-            "imported"
-        } else {
-            "import of"
-        },
-        s.file,
-        s.sheet,
-        s.table,
-        s.mode
-    );
+    let verb = if s.dry_run {
+        "plan for"
+    } else if s.written {
+        "imported"
+    } else {
+        "import of"
+    };
+    // A Google Sheet's reference names its tab already.
+    let from = if SheetRef::looks_like(&s.file) {
+        format!("`{}`", s.file)
+    } else {
+        format!("`{}` sheet `{}`", s.file, s.sheet)
+    };
+    let mut out = format!("{verb} {from} → `{}` ({})\n", s.table, s.mode);
     out.push_str(&format!(
         "  {} rows read: {} to insert, {} to update ({} cells), {} unchanged, {} to delete\n",
         s.rows, s.inserts, s.updates, s.updated_cells, s.unchanged, s.deletes

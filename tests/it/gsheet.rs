@@ -229,3 +229,47 @@ fn without_a_credential_the_command_says_how_to_get_one() {
     assert!(stderr(&out).contains("sheetbridge auth login"), "{}", stderr(&out));
     assert!(google.emulator.requests().is_empty(), "nothing should reach Google without a credential");
 }
+
+#[test]
+fn the_config_file_alone_points_every_command_at_the_emulator() {
+    let url = fresh_db();
+    load_examples(&url);
+    let google = Google::start();
+    let id = google.spreadsheet("Customers");
+    let dir = tempfile::tempdir().expect("a folder");
+    let key_file = dir.path().join("key.json");
+    std::fs::write(&key_file, &google.key).expect("writing the key");
+    let config = dir.path().join("sheetbridge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"{url}\"\n\n[google]\nendpoint = \"${{EMULATOR}}\"\ncredentials_file = \"{}\"\n",
+            key_file.display()
+        ),
+    )
+    .expect("writing the config");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
+            .args(args)
+            .env_remove("SHEETBRIDGE_DB")
+            .env_remove("SHEETBRIDGE_GOOGLE_ENDPOINT")
+            .env_remove("SHEETBRIDGE_GOOGLE_CREDENTIALS")
+            .env_remove("SHEETBRIDGE_GOOGLE_CREDENTIALS_FILE")
+            .env("EMULATOR", google.emulator.base_url())
+            .env("HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path())
+            .output()
+            .expect("running sheetbridge")
+    };
+    let config = config.to_str().expect("utf-8");
+    let tab = format!("gsheet://{id}/customers");
+    let out = run(&["export", "--config", config, "--table", "shop.customers", "--to", &tab]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(google.values(&id, "customers").len(), 6, "header and five customers");
+
+    let status = run(&["auth", "status", "--config", config]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("sync@shop-sync.iam.gserviceaccount.com"), "{text}");
+    assert!(!text.contains("PRIVATE KEY") && !stderr(&status).contains("PRIVATE KEY"), "the key leaked");
+}
