@@ -13,7 +13,8 @@
 //! 2. one `spreadsheets.batchUpdate` preparing the tab: added (or, when it
 //!    exists and [`ExportOptions::replace`], its values, formats and
 //!    validations cleared and sheetbridge's old protections removed), the
-//!    grid sized to the rows and columns exactly, the header row frozen and
+//!    grid sized to the columns and the rows plus room for new ones (at least
+//!    1,000 rows, as a new tab has, and 200 below the data), the header row frozen and
 //!    bold, number formats for date, time and numeric columns, strict
 //!    dropdowns for enum and boolean columns, key and read-only columns
 //!    protected with a warning;
@@ -117,6 +118,11 @@ pub struct TabWriter {
     subsecond: Vec<bool>,
     requests: u64,
 }
+
+/// Empty rows an export leaves below the data.
+const SPARE_ROWS: u64 = 200;
+/// The fewest rows an exported tab has (a new tab in the browser has 1,000).
+const MIN_GRID_ROWS: u64 = 1000;
 
 const VALUES_PREFIX: &[u8] = br#"{"valueInputOption":"RAW","data":[{"majorDimension":"ROWS","values":["#;
 
@@ -367,8 +373,17 @@ impl TabWriter {
         self.close_chunk();
         let rows = u64::from(self.next_row.saturating_sub(1));
         let columns = self.schema.columns.len();
-        let grid_rows = (rows + 1).max(2) as u32;
-        limits::check_cells(&self.what(), u64::from(grid_rows), columns as u64, self.other_cells)?;
+        let needed = (rows + 1).max(2);
+        limits::check_cells(&self.what(), needed, columns as u64, self.other_cells)?;
+        // Room below the data, as a new tab in the browser has, so people can type new
+        // rows (with the formats and dropdowns) without adding rows first; dropped when
+        // it would cross the spreadsheet's cell limit.
+        let roomy = (needed + SPARE_ROWS).max(MIN_GRID_ROWS);
+        let grid_rows = match limits::check_cells(&self.what(), roomy, columns as u64, self.other_cells) {
+            Ok(()) => roomy,
+            Err(_) => needed,
+        };
+        let grid_rows = u32::try_from(grid_rows).unwrap_or(u32::MAX);
 
         let (spreadsheet_id, sheet_id, requests) = match &self.destination {
             Destination::Create { title } => {

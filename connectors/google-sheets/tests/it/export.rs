@@ -98,7 +98,8 @@ async fn a_new_tab_is_prepared_in_one_structural_request() {
         let ss = st.spreadsheet(&id).expect("spreadsheet");
         let sheet = ss.sheets.iter().find(|s| s.title == "Orders").expect("the tab");
         assert_eq!(sheet.grid_props.get("frozenRowCount"), Some(&serde_json::json!(1)));
-        assert_eq!((sheet.row_count, sheet.col_count), (2, 6));
+        // Room for people to type new rows, as a tab made in the browser has.
+        assert_eq!((sheet.row_count, sheet.col_count), (1000, 6));
         assert_eq!(sheet.protected_ranges.len(), 2, "{:?}", sheet.protected_ranges);
         for p in &sheet.protected_ranges {
             assert_eq!(p.get("warningOnly"), Some(&serde_json::json!(true)), "{p}");
@@ -108,6 +109,8 @@ async fn a_new_tab_is_prepared_in_one_structural_request() {
         assert_eq!(header.pointer("/textFormat/bold"), Some(&serde_json::json!(true)), "{header}");
         for c in [1, 2] {
             let v = extra(1, c).and_then(|e| e.validation).expect("validation");
+            let spare = extra(999, c).and_then(|e| e.validation).expect("validation on a spare row");
+            assert_eq!(spare, v, "the dropdown reaches the last row of the grid");
             assert_eq!(v.pointer("/condition/type"), Some(&serde_json::json!("ONE_OF_LIST")), "{v}");
             assert_eq!(v.get("strict"), Some(&serde_json::json!(true)), "{v}");
         }
