@@ -224,7 +224,7 @@ impl Store {
         let values = Json::Array(rows.into_iter().map(Json::Array).collect());
         let body = json!({"range": range, "values": values});
         let input = if user { values::Input::UserEntered } else { values::Input::Raw };
-        values::write_many(ss, &mut [body], input, false)?;
+        values::write_many(ss, &mut [body], input, false, values::Grow::Yes)?;
         Ok(())
     }
 

@@ -95,15 +95,8 @@ pub fn resolve(ss: &Spreadsheet, text: &str, strict: bool) -> ApiResult<Resolved
     let max_r = r_end.unwrap_or(r0 + 1).max(r0 + 1);
     let max_c = c_end.unwrap_or(c0 + 1).max(c0 + 1);
     if strict && (max_r > s.row_count || max_c > s.col_count) {
-        let shown = format!(
-            "'{}'!{}",
-            s.title.replace('\'', "''"),
-            a1::cells_text(r0, c0, r_end.unwrap_or(r0 + 1), c_end.unwrap_or(c0 + 1))
-        );
-        return Err(ApiError::bad(format!(
-            "Range ({shown}) exceeds grid limits. Max rows: {}, max columns: {}",
-            s.row_count, s.col_count
-        )));
+        let cells = Rect { r0, c0, r1: r_end.unwrap_or(r0 + 1), c1: c_end.unwrap_or(c0 + 1) };
+        return Err(grid_error(&sheet_as_typed(text, &s.title), &cells, s.row_count, s.col_count));
     }
     let rect = Rect {
         r0: r0.min(s.row_count),
@@ -112,6 +105,22 @@ pub fn resolve(ss: &Spreadsheet, text: &str, strict: bool) -> ApiResult<Resolved
         c1: c_end.unwrap_or(s.col_count).min(s.col_count),
     };
     Ok(Resolved { sheet: index, rect, whole_sheet: false, open_end })
+}
+
+/// The sheet part of a range as the caller wrote it (`'Sheet1'`), for errors.
+fn sheet_as_typed(text: &str, title: &str) -> String {
+    match text.trim().rfind('!') {
+        Some(pos) => text.trim()[..pos].to_owned(),
+        None => a1::quote_sheet(title),
+    }
+}
+
+/// Google's error for a range (or a write) reaching past the grid.
+pub fn grid_error(sheet: &str, cells: &Rect, rows: u32, cols: u32) -> ApiError {
+    ApiError::bad(format!(
+        "Range ({sheet}!{}) exceeds grid limits. Max rows: {rows}, max columns: {cols}",
+        a1::cells_text(cells.r0, cells.c0, cells.r1.max(cells.r0 + 1), cells.c1.max(cells.c0 + 1))
+    ))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -254,6 +263,13 @@ pub fn batch_get(ss: &Spreadsheet, query: &Query) -> ApiResult<Json> {
     Ok(Json::Object(m))
 }
 
+/// Whether a write past the grid grows it (a person pasting) or is refused (the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grow {
+    Yes,
+    No,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {
     Raw,
@@ -275,6 +291,8 @@ fn input_option(value: Option<&str>) -> ApiResult<Input> {
 
 /// A write checked and ready to apply.
 pub struct Planned {
+    /// The sheet as the request named it, for errors.
+    shown_sheet: String,
     /// Rows and columns holding at least one non-null value (what Google reports).
     touched_rows: u32,
     touched_cols: u32,
@@ -351,8 +369,8 @@ fn plan(ss: &Spreadsheet, item: &mut Json, field: &str, at: Option<(usize, u32, 
     let width = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
     // Google counts the cells it wrote: a null leaves a cell alone.
     let cells: u64 = rows.iter().map(|r| r.iter().filter(|v| !v.is_null()).count() as u64).sum();
-    let (sheet, r0, c0) = match at {
-        Some(at) => at,
+    let (sheet, r0, c0, shown_sheet) = match at {
+        Some((sheet, r0, c0)) => (sheet, r0, c0, a1::quote_sheet(&ss.sheets[sheet].title)),
         None => {
             let range = item.get("range").and_then(Json::as_str).unwrap_or("");
             let resolved = resolve(ss, range, true)?;
@@ -375,7 +393,7 @@ fn plan(ss: &Spreadsheet, item: &mut Json, field: &str, at: Option<(usize, u32, 
                     )));
                 }
             }
-            (resolved.sheet, r.r0, r.c0)
+            (resolved.sheet, r.r0, r.c0, sheet_as_typed(range, &s.title))
         }
     };
     let touched_rows = rows.iter().filter(|r| r.iter().any(|v| !v.is_null())).count() as u32;
@@ -388,7 +406,7 @@ fn plan(ss: &Spreadsheet, item: &mut Json, field: &str, at: Option<(usize, u32, 
         }
     }
     let touched_cols = touched.iter().filter(|t| **t).count() as u32;
-    Ok(Planned { touched_rows, touched_cols, sheet, r0, c0, rows, width, cells })
+    Ok(Planned { shown_sheet, touched_rows, touched_cols, sheet, r0, c0, rows, width, cells })
 }
 
 /// Grows a sheet to hold a write, refusing what passes the cell limit.
@@ -501,11 +519,20 @@ pub fn write_many(
     data: &mut [Json],
     input: Input,
     many: bool,
+    grow: Grow,
 ) -> ApiResult<Vec<(usize, Planned)>> {
     let mut plans = Vec::with_capacity(data.len());
     for (i, item) in data.iter_mut().enumerate() {
         let field = if many { format!("data[{i}]") } else { "data".to_owned() };
-        plans.push(plan(ss, item, &field, None)?);
+        let p = plan(ss, item, &field, None)?;
+        let s = &ss.sheets[p.sheet];
+        let (r1, c1) = (p.r0 + p.rows.len() as u32, p.c0 + p.width);
+        if grow == Grow::No && (r1 > s.row_count || c1 > s.col_count) {
+            // values.update does not add rows or columns (append does).
+            let cells = Rect { r0: p.r0, c0: p.c0, r1, c1 };
+            return Err(grid_error(&p.shown_sheet, &cells, s.row_count, s.col_count));
+        }
+        plans.push(p);
     }
     // Size every sheet for its writes first, so a refused one changes nothing.
     let mut sizes: Vec<(u32, u32)> = ss.sheets.iter().map(|s| (s.row_count, s.col_count)).collect();
@@ -536,6 +563,7 @@ pub fn write_many(
 
 fn p_shape(p: &Planned) -> Planned {
     Planned {
+        shown_sheet: String::new(),
         touched_rows: p.touched_rows,
         touched_cols: p.touched_cols,
         sheet: p.sheet,
@@ -550,6 +578,7 @@ fn p_shape(p: &Planned) -> Planned {
 /// What a write reports: the shape of what was written.
 fn summary_reply(ss: &Spreadsheet, p: &Planned, height: u32, include: Option<&ReadOptions>) -> Json {
     let shaped = Planned {
+        shown_sheet: String::new(),
         touched_rows: p.touched_rows,
         touched_cols: p.touched_cols,
         sheet: p.sheet,
@@ -600,7 +629,7 @@ pub fn update(ss: &mut Spreadsheet, range: &str, query: &Query, body: Json) -> A
         query.get("responseDateTimeRenderOption"),
     );
     let h = heights(std::slice::from_ref(&item));
-    let done = write_many(ss, std::slice::from_mut(&mut item), input, false)?;
+    let done = write_many(ss, std::slice::from_mut(&mut item), input, false, Grow::No)?;
     let (_, p) = &done[0];
     Ok(summary_reply(ss, p, h[0], include.as_ref()))
 }
@@ -624,7 +653,7 @@ pub fn batch_update(ss: &mut Spreadsheet, mut body: Json) -> ApiResult<Json> {
         body.get("responseDateTimeRenderOption").and_then(Json::as_str),
     );
     let h = heights(&data);
-    let done = write_many(ss, &mut data, input, true)?;
+    let done = write_many(ss, &mut data, input, true, Grow::No)?;
     let mut responses = Vec::new();
     let (mut rows, mut cols, mut cells) = (0u64, 0u64, 0u64);
     let mut sheets = std::collections::BTreeSet::new();

@@ -117,7 +117,7 @@ fn errors_are_worded_like_googles() {
     let bad = get(&emulator, &values_url(&id, "Nope!A1"), &token);
     assert_eq!(bad.status, 400);
     assert_eq!(error_message(&bad), "Unable to parse range: Nope!A1");
-    let outside = get(&emulator, &values_url(&id, "Sheet1!A1:B2000"), &token);
+    let outside = get(&emulator, &values_url(&id, "'Sheet1'!A1:B2000"), &token);
     assert_eq!(outside.status, 400);
     assert_eq!(
         error_message(&outside),
@@ -250,6 +250,19 @@ fn a_large_range_round_trips_through_batch_update_and_batch_get() {
             Json::Array((0..10).map(|c| if c == 0 { json!(r) } else { json!(format!("r{r}c{c}")) }).collect())
         })
         .collect();
+    let too_far =
+        json!({"valueInputOption": "RAW", "data": [{"range": "Sheet1!A1", "values": rows[..1001]}]});
+    let refused = post(&emulator, &format!("/v4/spreadsheets/{id}/values:batchUpdate"), &token, &too_far);
+    assert_eq!(refused.status, 400, "values.batchUpdate does not grow the grid");
+    assert_eq!(
+        error_message(&refused),
+        "Range (Sheet1!A1:J1001) exceeds grid limits. Max rows: 1000, max columns: 26"
+    );
+    let resize = json!({"requests": [{"updateSheetProperties": {
+        "properties": {"sheetId": 0, "gridProperties": {"rowCount": 100_000, "columnCount": 10}},
+        "fields": "gridProperties(rowCount,columnCount)"
+    }}]});
+    assert_eq!(post(&emulator, &format!("/v4/spreadsheets/{id}:batchUpdate"), &token, &resize).status, 200);
     let body = json!({"valueInputOption": "RAW", "data": [{"range": "Sheet1!A1", "values": rows}]});
     let started = Instant::now();
     let written = post(&emulator, &format!("/v4/spreadsheets/{id}/values:batchUpdate"), &token, &body);
