@@ -273,3 +273,46 @@ fn the_config_file_alone_points_every_command_at_the_emulator() {
     assert!(text.contains("sync@shop-sync.iam.gserviceaccount.com"), "{text}");
     assert!(!text.contains("PRIVATE KEY") && !stderr(&status).contains("PRIVATE KEY"), "the key leaked");
 }
+
+#[test]
+fn passing_faults_are_retried_and_a_refusal_fails_the_run() {
+    use sheetbridge_sheets_emulator::{Fault, Route};
+    let url = fresh_db();
+    load_examples(&url);
+    let google = Google::start();
+    let id = google.spreadsheet("Orders");
+    let faults = google.emulator.faults();
+    faults.push(Fault::status(Route::Token, 503, 1));
+    faults.push(Fault::rate_limited(Route::Sheets, 1, 1));
+    faults.push(Fault::status(Route::Sheets, 503, 1));
+    faults.push(Fault::drop_connection(Route::Sheets, 1));
+    let tab = format!("gsheet://{id}/orders");
+    let out = google.ok(&["export", "--db", &url, "--table", "shop.orders", "--to", &tab, "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&out).expect("JSON summary");
+    assert_eq!(summary["rows"], 40, "{summary}");
+    assert_eq!(google.values(&id, "orders").len(), 41, "every row arrived despite the faults");
+    let statuses: Vec<u16> = google.emulator.requests().iter().map(|r| r.status).collect();
+    for status in [503, 429, 0] {
+        assert!(statuses.contains(&status), "fault {status} was not met: {statuses:?}");
+    }
+
+    // Google refuses for good (the account may not open the spreadsheet): the run fails, says
+    // why, and prints no summary.
+    faults.push(Fault::status(Route::Sheets, 403, 10));
+    let out = google.run(&[
+        "export",
+        "--db",
+        &url,
+        "--table",
+        "shop.customers",
+        "--to",
+        &format!("gsheet://{id}/customers"),
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert!(
+        out.stdout.is_empty(),
+        "a failed run printed a summary: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr(&out).contains("sync@shop-sync.iam.gserviceaccount.com"), "{}", stderr(&out));
+}
