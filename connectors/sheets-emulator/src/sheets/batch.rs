@@ -1587,3 +1587,39 @@ pub fn metadata_get(ss: &Spreadsheet, id: &str) -> ApiResult<Json> {
         .cloned()
         .ok_or_else(ApiError::not_found)
 }
+
+/// The ranges a DataFilter selects: an A1 range, a GridRange, or where the
+/// matching developer metadata sits (a sheet, or rows or columns of one).
+pub fn filter_ranges(ss: &Spreadsheet, filter: &Json) -> ApiResult<Vec<(usize, Rect)>> {
+    if let Some(a1) = filter.get("a1Range").and_then(Json::as_str) {
+        let r = values::resolve(ss, a1, true)?;
+        return Ok(vec![(r.sheet, r.rect)]);
+    }
+    if let Some(g) = filter.get("gridRange") {
+        let i = sheet_index(ss, g.get("sheetId")).map_err(ApiError::bad)?;
+        return Ok(vec![(i, rect_of(&ss.sheets[i], g))]);
+    }
+    let mut out = Vec::new();
+    if filter.get("developerMetadataLookup").is_some() {
+        for d in ss.developer_metadata.iter().filter(|d| filter_matches(ss, d, filter)) {
+            let loc = d.get("location").cloned().unwrap_or(Json::Null);
+            if let Some(id) = loc.get("sheetId").and_then(Json::as_i64) {
+                if let Some(i) = ss.sheet_index_by_id(id) {
+                    out.push((i, ss.sheets[i].full()));
+                }
+            } else if let Some(dr) = loc.get("dimensionRange") {
+                if let Ok((i, rows, a, b)) = dimension_range(ss, Some(dr)) {
+                    let full = ss.sheets[i].full();
+                    out.push((
+                        i,
+                        if rows { Rect { r0: a, r1: b, ..full } } else { Rect { c0: a, c1: b, ..full } },
+                    ));
+                }
+            } else if loc.get("spreadsheet").and_then(Json::as_bool) == Some(true) {
+                out.extend((0..ss.sheets.len()).map(|i| (i, ss.sheets[i].full())));
+            }
+        }
+        return Ok(out);
+    }
+    Err(ApiError::bad("A data filter must set one of a1Range, gridRange or developerMetadataLookup."))
+}

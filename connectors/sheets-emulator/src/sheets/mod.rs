@@ -316,6 +316,10 @@ enum Call {
     ValuesBatchGet(String),
     ValuesBatchUpdate(String),
     ValuesBatchClear(String),
+    ValuesBatchGetByFilter(String),
+    ValuesBatchUpdateByFilter(String),
+    ValuesBatchClearByFilter(String),
+    CopySheet(String, String),
     MetadataGet(String, String),
     MetadataSearch(String),
 }
@@ -334,6 +338,10 @@ impl Call {
             | Call::ValuesBatchGet(id)
             | Call::ValuesBatchUpdate(id)
             | Call::ValuesBatchClear(id)
+            | Call::ValuesBatchGetByFilter(id)
+            | Call::ValuesBatchUpdateByFilter(id)
+            | Call::ValuesBatchClearByFilter(id)
+            | Call::CopySheet(id, _)
             | Call::MetadataGet(id, _)
             | Call::MetadataSearch(id) => Some(id),
         }
@@ -346,6 +354,7 @@ impl Call {
                 | Call::GetByDataFilter(_)
                 | Call::ValuesGet(..)
                 | Call::ValuesBatchGet(_)
+                | Call::ValuesBatchGetByFilter(_)
                 | Call::MetadataGet(..)
                 | Call::MetadataSearch(_)
         )
@@ -364,6 +373,10 @@ impl Call {
             Call::ValuesBatchGet(_) => "BatchGetValues",
             Call::ValuesBatchUpdate(_) => "BatchUpdateValues",
             Call::ValuesBatchClear(_) => "BatchClearValues",
+            Call::ValuesBatchGetByFilter(_) => "BatchGetValuesByDataFilter",
+            Call::ValuesBatchUpdateByFilter(_) => "BatchUpdateValuesByDataFilter",
+            Call::ValuesBatchClearByFilter(_) => "BatchClearValuesByDataFilter",
+            Call::CopySheet(..) => "CopySheetTo",
             Call::MetadataGet(..) => "GetDeveloperMetadata",
             Call::MetadataSearch(_) => "SearchDeveloperMetadata",
         }
@@ -402,6 +415,9 @@ fn route(method: &Method, raw_path: &str) -> Option<Call> {
             (Method::GET, "batchGet") => Some(Call::ValuesBatchGet(id)),
             (Method::POST, "batchUpdate") => Some(Call::ValuesBatchUpdate(id)),
             (Method::POST, "batchClear") => Some(Call::ValuesBatchClear(id)),
+            (Method::POST, "batchGetByDataFilter") => Some(Call::ValuesBatchGetByFilter(id)),
+            (Method::POST, "batchUpdateByDataFilter") => Some(Call::ValuesBatchUpdateByFilter(id)),
+            (Method::POST, "batchClearByDataFilter") => Some(Call::ValuesBatchClearByFilter(id)),
             _ => None,
         };
     }
@@ -418,6 +434,11 @@ fn route(method: &Method, raw_path: &str) -> Option<Call> {
             Method::PUT => Some(Call::ValuesUpdate(id, decode(range))),
             _ => None,
         };
+    }
+    if let Some(sheet) = tail.strip_prefix("sheets/").and_then(|t| t.strip_suffix(":copyTo")) {
+        if method == Method::POST {
+            return Some(Call::CopySheet(id, decode(sheet)));
+        }
     }
     if tail == "developerMetadata:search" && method == Method::POST {
         return Some(Call::MetadataSearch(id));
@@ -509,12 +530,64 @@ impl Store {
                 let body = parse_body(body)?;
                 values::batch_clear(ss, &body)
             }
+            Call::ValuesBatchGetByFilter(_) => {
+                let body = parse_body(body)?;
+                values::batch_get_by_filter(ss, &body)
+            }
+            Call::ValuesBatchUpdateByFilter(_) => {
+                let body = parse_body(body)?;
+                values::batch_update_by_filter(ss, body)
+            }
+            Call::ValuesBatchClearByFilter(_) => {
+                let body = parse_body(body)?;
+                values::batch_clear_by_filter(ss, &body)
+            }
+            Call::CopySheet(_, sheet) => {
+                let body = parse_body(body)?;
+                self.copy_sheet_to(id, sheet, &body, who)
+            }
             Call::MetadataGet(_, meta) => batch::metadata_get(ss, meta),
             Call::MetadataSearch(_) => {
                 let body = parse_body(body)?;
                 batch::metadata_search(ss, &body)
             }
         }
+    }
+
+    /// sheets.copyTo: the tab, values and formats, into another spreadsheet
+    /// the caller can open, as "Copy of …" at the end.
+    fn copy_sheet_to(&mut self, from: &str, sheet: &str, body: &Json, who: &Identity) -> ApiResult<Json> {
+        let sheet_id: i64 =
+            sheet.parse().map_err(|_| ApiError::invalid_value("sheet_id", "TYPE_INT32", &json!(sheet)))?;
+        let source = self.spreadsheets.get(from).ok_or_else(ApiError::not_found)?;
+        let index = source.sheet_index_by_id(sheet_id).ok_or_else(ApiError::not_found)?;
+        let mut copy = (*source.sheets[index]).clone();
+        let dest_id = body.get("destinationSpreadsheetId").and_then(Json::as_str).unwrap_or("");
+        let dest = self.spreadsheets.get_mut(dest_id).ok_or_else(ApiError::not_found)?;
+        if dest.owner.as_ref().is_some_and(|o| o != &who.user) {
+            return Err(ApiError::new(403, "The caller does not have permission"));
+        }
+        copy.id = loop {
+            let id = random_id();
+            if dest.sheet_index_by_id(i64::from(id)).is_none() {
+                break id;
+            }
+        };
+        let base = format!("Copy of {}", copy.title);
+        let mut title = base.clone();
+        let mut n = 2;
+        while dest.sheet_index_by_title(&title).is_some() {
+            title = format!("{base} {n}");
+            n += 1;
+        }
+        copy.title = title;
+        copy.protected_ranges.clear();
+        if dest.cell_count() + u64::from(copy.row_count) * u64::from(copy.col_count) > model::MAX_CELLS {
+            return Err(values::cell_limit());
+        }
+        dest.sheets.push(Arc::new(copy));
+        let at = dest.sheets.len() - 1;
+        Ok(dest.sheets[at].properties(at))
     }
 
     fn create_from_body(&mut self, body: &Json) -> ApiResult<Json> {

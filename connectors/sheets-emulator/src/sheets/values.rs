@@ -846,3 +846,75 @@ pub fn batch_clear(ss: &mut Spreadsheet, body: &Json) -> ApiResult<Json> {
     }
     Ok(Json::Object(m))
 }
+
+fn filters_of(body: &Json) -> Vec<Json> {
+    body.get("dataFilters").and_then(Json::as_array).cloned().unwrap_or_default()
+}
+
+/// values.batchGetByDataFilter: one ValueRange per range a filter selects.
+pub fn batch_get_by_filter(ss: &Spreadsheet, body: &Json) -> ApiResult<Json> {
+    let mut query = String::new();
+    for key in ["valueRenderOption", "dateTimeRenderOption", "majorDimension"] {
+        if let Some(v) = body.get(key).and_then(Json::as_str) {
+            query.push_str(&format!("{key}={v}&"));
+        }
+    }
+    let options = read_options(&Query::parse(&query))?;
+    let mut out = Vec::new();
+    for filter in filters_of(body) {
+        for (sheet, rect) in super::batch::filter_ranges(ss, &filter)? {
+            let resolved = Resolved { sheet, rect, whole_sheet: false, open_end: false };
+            out.push(json!({"valueRange": value_range(ss, &resolved, &options), "dataFilters": [filter]}));
+        }
+    }
+    let mut m = Map::new();
+    m.insert("spreadsheetId".into(), json!(ss.id));
+    if !out.is_empty() {
+        m.insert("valueRanges".into(), Json::Array(out));
+    }
+    Ok(Json::Object(m))
+}
+
+/// values.batchUpdateByDataFilter: each item written at the first range its filter selects.
+pub fn batch_update_by_filter(ss: &mut Spreadsheet, mut body: Json) -> ApiResult<Json> {
+    let mut data = match body.get_mut("data").map(Json::take) {
+        Some(Json::Array(d)) => d,
+        _ => Vec::new(),
+    };
+    let mut filters = Vec::with_capacity(data.len());
+    for item in &mut data {
+        let filter = item.get("dataFilter").cloned().unwrap_or(Json::Null);
+        let (sheet, rect) = super::batch::filter_ranges(ss, &filter)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ApiError::bad("No range matches the data filter."))?;
+        if let Some(m) = item.as_object_mut() {
+            m.insert("range".into(), json!(ss.sheets[sheet].a1(&rect)));
+        }
+        filters.push(filter);
+    }
+    if let Some(m) = body.as_object_mut() {
+        m.insert("data".into(), Json::Array(data));
+    }
+    let mut reply = batch_update(ss, body)?;
+    if let Some(Json::Array(responses)) = reply.get_mut("responses") {
+        for (r, f) in responses.iter_mut().zip(filters) {
+            if let Some(m) = r.as_object_mut() {
+                m.remove("spreadsheetId");
+                m.insert("dataFilter".into(), f);
+            }
+        }
+    }
+    Ok(reply)
+}
+
+/// values.batchClearByDataFilter.
+pub fn batch_clear_by_filter(ss: &mut Spreadsheet, body: &Json) -> ApiResult<Json> {
+    let mut ranges = Vec::new();
+    for filter in filters_of(body) {
+        for (sheet, rect) in super::batch::filter_ranges(ss, &filter)? {
+            ranges.push(json!(ss.sheets[sheet].a1(&rect)));
+        }
+    }
+    batch_clear(ss, &json!({ "ranges": ranges }))
+}

@@ -422,3 +422,58 @@ fn number_formats_set_by_repeat_cell_shape_what_is_typed_and_shown() {
     let shown = get(&emulator, &values_url(&id, "Sheet1!A1:C2"), &token).json();
     assert_eq!(shown["values"], json!([["007", "2020-01-01 12:00:01.000", "2.50"], ["=1+1"]]));
 }
+
+#[test]
+fn data_filters_select_ranges_by_a1_grid_or_developer_metadata() {
+    let (emulator, token, id) = setup(roomy());
+    emulator.with_sheets(|s| {
+        s.set_values(&id, "Sheet1!A1", vec![vec![json!("id"), json!("name")], vec![json!(1), json!("Ada")]])
+            .expect("seed")
+    });
+    let tag = json!({"requests": [{"createDeveloperMetadata": {"developerMetadata": {
+        "metadataKey": "header", "location": {"dimensionRange": {"sheetId": 0, "dimension": "ROWS", "startIndex": 0, "endIndex": 1}},
+        "visibility": "DOCUMENT"
+    }}}]});
+    assert_eq!(post(&emulator, &format!("/v4/spreadsheets/{id}:batchUpdate"), &token, &tag).status, 200);
+    let lookup = json!({"developerMetadataLookup": {"metadataKey": "header"}});
+    let read = post(
+        &emulator,
+        &format!("/v4/spreadsheets/{id}/values:batchGetByDataFilter"),
+        &token,
+        &json!({"dataFilters": [lookup, {"a1Range": "Sheet1!B2"}]}),
+    );
+    assert_eq!(read.status, 200, "{}", read.body);
+    let body = read.json();
+    assert_eq!(body["valueRanges"][0]["valueRange"]["range"], "Sheet1!A1:Z1");
+    assert_eq!(body["valueRanges"][0]["valueRange"]["values"], json!([["id", "name"]]));
+    assert_eq!(body["valueRanges"][0]["dataFilters"][0], lookup);
+    assert_eq!(body["valueRanges"][1]["valueRange"]["values"], json!([["Ada"]]));
+    let write = post(
+        &emulator,
+        &format!("/v4/spreadsheets/{id}/values:batchUpdateByDataFilter"),
+        &token,
+        &json!({"valueInputOption": "RAW", "data": [{"dataFilter": {"gridRange": {"sheetId": 0, "startRowIndex": 1, "endRowIndex": 2, "startColumnIndex": 1, "endColumnIndex": 2}}, "values": [["Grace"]]}]}),
+    );
+    assert_eq!(write.status, 200, "{}", write.body);
+    assert_eq!(write.json()["responses"][0]["updatedRange"], "Sheet1!B2");
+    assert_eq!(emulator.with_sheets(|s| s.values(&id, "Sheet1!B2")), Ok(vec![vec![json!("Grace")]]));
+}
+
+#[test]
+fn a_sheet_copies_into_another_spreadsheet() {
+    let (emulator, token, id) = setup(roomy());
+    let other = emulator.with_sheets(|s| {
+        s.set_values(&id, "Sheet1!A1", vec![vec![json!("x")]]).expect("seed");
+        s.create_spreadsheet(None, "Other")
+    });
+    let copied = post(
+        &emulator,
+        &format!("/v4/spreadsheets/{id}/sheets/0:copyTo"),
+        &token,
+        &json!({"destinationSpreadsheetId": other}),
+    );
+    assert_eq!(copied.status, 200, "{}", copied.body);
+    assert_eq!(copied.json()["title"], "Copy of Sheet1");
+    assert_eq!(copied.json()["index"], 1);
+    assert_eq!(emulator.with_sheets(|s| s.values(&other, "'Copy of Sheet1'!A1")), Ok(vec![vec![json!("x")]]));
+}
