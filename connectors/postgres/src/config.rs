@@ -267,9 +267,14 @@ impl PgConfig {
         }
     }
 
+    /// Whether `host` is a Unix socket directory.
+    pub fn is_unix_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+
     fn to_tokio(&self) -> tokio_postgres::Config {
         let mut c = tokio_postgres::Config::new();
-        if self.host.starts_with('/') {
+        if self.is_unix_socket() {
             c.host_path(&self.host);
         } else {
             c.host(&self.host);
@@ -300,8 +305,13 @@ impl PgConfig {
 /// default. Never the password.
 impl fmt::Display for PgConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (user, port, db) = (self.effective_user(), self.port, self.effective_dbname());
+        if self.is_unix_socket() {
+            // libpq's form for a socket directory: the host as a parameter.
+            return write!(f, "postgres://{user}@:{port}/{db}?host={}", self.host);
+        }
         let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        write!(f, "postgres://{}@{host}:{}/{}", self.effective_user(), self.port, self.effective_dbname())?;
+        write!(f, "postgres://{user}@{host}:{port}/{db}")?;
         if self.sslmode != SslMode::Prefer {
             write!(f, "?sslmode={}", self.sslmode)?;
         }
@@ -452,7 +462,8 @@ pub async fn connect(config: &PgConfig) -> Result<PgConn, Error> {
     let target = config.to_string();
     let pg = config.to_tokio();
     let what = || format!("connect to {target}");
-    let client = if config.sslmode == SslMode::Disable {
+    // Like libpq, a Unix socket never carries TLS: the connection stays on this machine.
+    let client = if config.sslmode == SslMode::Disable || config.is_unix_socket() {
         let (client, connection) =
             pg.connect(tokio_postgres::NoTls).await.map_err(|e| pg_error(&what(), e))?;
         spawn_connection(connection);

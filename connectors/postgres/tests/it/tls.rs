@@ -55,3 +55,26 @@ async fn the_password_never_shows() {
     let config = PgConfig::parse(&url).unwrap();
     assert!(!format!("{config} {config:?}").contains("hunter2"));
 }
+
+/// Regression: `PGHOST=/path/to/socket/dir` with the default sslmode (prefer) failed with
+/// "error performing TLS handshake: invalid dns name", because the socket directory was
+/// offered to TLS as a server name. libpq never uses TLS on a Unix socket; neither do we.
+#[tokio::test]
+async fn a_unix_socket_connects_without_tls_even_when_tls_is_preferred() {
+    let cluster = ssl_cluster();
+    let socket_dir = cluster.dir().join("sock");
+    let config = PgConfig::new(socket_dir.to_str().unwrap(), cluster.port(), "postgres", "postgres")
+        .with_sslmode(SslMode::Prefer);
+    assert_eq!(
+        config.to_string(),
+        format!("postgres://postgres@:{}/postgres?host={}", cluster.port(), socket_dir.display())
+    );
+    let conn = connect(&config).await.unwrap();
+    let ssl: Option<bool> = conn
+        .client()
+        .query_opt("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .map(|r| r.get(0));
+    assert_eq!(ssl, Some(false), "a socket connection is not encrypted");
+}
