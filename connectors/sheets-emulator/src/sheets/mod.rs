@@ -224,7 +224,7 @@ impl Store {
         let values = Json::Array(rows.into_iter().map(Json::Array).collect());
         let body = json!({"range": range, "values": values});
         let input = if user { values::Input::UserEntered } else { values::Input::Raw };
-        values::write_many(ss, &mut [body], input, false, values::Grow::Yes)?;
+        values::write_many(ss, &mut [body], input, false, values::Grow::Yes, None)?;
         Ok(())
     }
 
@@ -515,20 +515,20 @@ impl Store {
             Call::ValuesBatchGet(_) => values::batch_get(ss, query),
             Call::ValuesUpdate(_, range) => {
                 let body = parse_body(body)?;
-                values::update(ss, range, query, body)
+                values::update(ss, range, query, body, Some(&who.user))
             }
             Call::ValuesBatchUpdate(_) => {
                 let body = parse_body(body)?;
-                values::batch_update(ss, body)
+                values::batch_update(ss, body, Some(&who.user))
             }
             Call::ValuesAppend(_, range) => {
                 let body = parse_body(body)?;
-                values::append(ss, range, query, body)
+                values::append(ss, range, query, body, Some(&who.user))
             }
-            Call::ValuesClear(_, range) => values::clear(ss, range),
+            Call::ValuesClear(_, range) => values::clear(ss, range, Some(&who.user)),
             Call::ValuesBatchClear(_) => {
                 let body = parse_body(body)?;
-                values::batch_clear(ss, &body)
+                values::batch_clear(ss, &body, Some(&who.user))
             }
             Call::ValuesBatchGetByFilter(_) => {
                 let body = parse_body(body)?;
@@ -536,11 +536,11 @@ impl Store {
             }
             Call::ValuesBatchUpdateByFilter(_) => {
                 let body = parse_body(body)?;
-                values::batch_update_by_filter(ss, body)
+                values::batch_update_by_filter(ss, body, Some(&who.user))
             }
             Call::ValuesBatchClearByFilter(_) => {
                 let body = parse_body(body)?;
-                values::batch_clear_by_filter(ss, &body)
+                values::batch_clear_by_filter(ss, &body, Some(&who.user))
             }
             Call::CopySheet(_, sheet) => {
                 let body = parse_body(body)?;

@@ -430,6 +430,43 @@ fn grow_for(ss: &mut Spreadsheet, p: &Planned) -> ApiResult<()> {
     Ok(())
 }
 
+/// Refuses an edit by `user` that touches a protected range they may not
+/// edit (warning-only ranges and the spreadsheet's owner excepted). `None`
+/// is the admin API, which edits anything.
+pub fn check_protection(ss: &Spreadsheet, sheet: usize, rect: &Rect, user: Option<&str>) -> ApiResult<()> {
+    let Some(user) = user else { return Ok(()) };
+    if ss.owner.as_deref() == Some(user) || rect.rows() == 0 || rect.cols() == 0 {
+        return Ok(());
+    }
+    let s = &ss.sheets[sheet];
+    for p in &s.protected_ranges {
+        if p.get("warningOnly").and_then(Json::as_bool) == Some(true) {
+            continue;
+        }
+        let editors = p.pointer("/editors/users").and_then(Json::as_array);
+        if editors.is_some_and(|u| u.iter().any(|e| e.as_str() == Some(user))) {
+            continue;
+        }
+        let protected = match p.get("range") {
+            Some(range) => super::batch::rect_of(s, range),
+            None => match p.get("namedRangeId").and_then(Json::as_str) {
+                Some(id) => match ss.named_ranges.iter().find(|n| n.id == id) {
+                    Some(n) => n.rect,
+                    None => continue,
+                },
+                None => continue,
+            },
+        };
+        if protected.intersects(rect) {
+            return Err(ApiError::bad(
+                "You are trying to edit a protected cell or object. Please contact the spreadsheet owner to \
+                 remove protection if you need to edit.",
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn cell_limit() -> ApiError {
     ApiError::bad(format!(
         "This action would increase the number of cells in the workbook above the limit of {MAX_CELLS} cells."
@@ -520,6 +557,7 @@ pub fn write_many(
     input: Input,
     many: bool,
     grow: Grow,
+    user: Option<&str>,
 ) -> ApiResult<Vec<(usize, Planned)>> {
     let mut plans = Vec::with_capacity(data.len());
     for (i, item) in data.iter_mut().enumerate() {
@@ -532,6 +570,7 @@ pub fn write_many(
             let cells = Rect { r0: p.r0, c0: p.c0, r1, c1 };
             return Err(grid_error(&p.shown_sheet, &cells, s.row_count, s.col_count));
         }
+        check_protection(ss, p.sheet, &Rect { r0: p.r0, c0: p.c0, r1, c1 }, user)?;
         plans.push(p);
     }
     // Size every sheet for its writes first, so a refused one changes nothing.
@@ -605,7 +644,13 @@ fn heights(data: &[Json]) -> Vec<u32> {
         .collect()
 }
 
-pub fn update(ss: &mut Spreadsheet, range: &str, query: &Query, body: Json) -> ApiResult<Json> {
+pub fn update(
+    ss: &mut Spreadsheet,
+    range: &str,
+    query: &Query,
+    body: Json,
+    user: Option<&str>,
+) -> ApiResult<Json> {
     let input = input_option(query.get("valueInputOption"))?;
     let mut item = body;
     if let Some(given) = item.get("range").and_then(Json::as_str) {
@@ -629,12 +674,12 @@ pub fn update(ss: &mut Spreadsheet, range: &str, query: &Query, body: Json) -> A
         query.get("responseDateTimeRenderOption"),
     );
     let h = heights(std::slice::from_ref(&item));
-    let done = write_many(ss, std::slice::from_mut(&mut item), input, false, Grow::No)?;
+    let done = write_many(ss, std::slice::from_mut(&mut item), input, false, Grow::No, user)?;
     let (_, p) = &done[0];
     Ok(summary_reply(ss, p, h[0], include.as_ref()))
 }
 
-pub fn batch_update(ss: &mut Spreadsheet, mut body: Json) -> ApiResult<Json> {
+pub fn batch_update(ss: &mut Spreadsheet, mut body: Json, user: Option<&str>) -> ApiResult<Json> {
     let input = input_option(body.get("valueInputOption").and_then(Json::as_str))?;
     let mut data = match body.get_mut("data").map(Json::take) {
         None | Some(Json::Null) => Vec::new(),
@@ -653,7 +698,7 @@ pub fn batch_update(ss: &mut Spreadsheet, mut body: Json) -> ApiResult<Json> {
         body.get("responseDateTimeRenderOption").and_then(Json::as_str),
     );
     let h = heights(&data);
-    let done = write_many(ss, &mut data, input, true, Grow::No)?;
+    let done = write_many(ss, &mut data, input, true, Grow::No, user)?;
     let mut responses = Vec::new();
     let (mut rows, mut cols, mut cells) = (0u64, 0u64, 0u64);
     let mut sheets = std::collections::BTreeSet::new();
@@ -750,7 +795,13 @@ fn find_table(ss: &Spreadsheet, resolved: &Resolved) -> Option<Rect> {
     }
 }
 
-pub fn append(ss: &mut Spreadsheet, range: &str, query: &Query, mut body: Json) -> ApiResult<Json> {
+pub fn append(
+    ss: &mut Spreadsheet,
+    range: &str,
+    query: &Query,
+    mut body: Json,
+    user: Option<&str>,
+) -> ApiResult<Json> {
     let input = input_option(query.get("valueInputOption"))?;
     let insert_rows = match query.get("insertDataOption") {
         None | Some("OVERWRITE") => false,
@@ -768,6 +819,8 @@ pub fn append(ss: &mut Spreadsheet, range: &str, query: &Query, mut body: Json) 
         None => (resolved.rect.r0, resolved.rect.c0),
     };
     let p = plan(ss, &mut body, "data", Some((resolved.sheet, r0, c0)))?;
+    let target = Rect { r0, c0, r1: r0 + p.rows.len() as u32, c1: c0 + p.width };
+    check_protection(ss, resolved.sheet, &target, user)?;
     let height = p.rows.len() as u32;
     if insert_rows && height > 0 {
         let s = &ss.sheets[resolved.sheet];
@@ -797,8 +850,9 @@ pub fn append(ss: &mut Spreadsheet, range: &str, query: &Query, mut body: Json) 
     Ok(Json::Object(m))
 }
 
-fn clear_one(ss: &mut Spreadsheet, range: &str) -> ApiResult<(usize, Rect)> {
+fn clear_one(ss: &mut Spreadsheet, range: &str, user: Option<&str>) -> ApiResult<(usize, Rect)> {
     let resolved = resolve(ss, range, true)?;
+    check_protection(ss, resolved.sheet, &resolved.rect, user)?;
     Ok((resolved.sheet, resolved.rect))
 }
 
@@ -818,13 +872,13 @@ fn clear_rect(ss: &mut Spreadsheet, sheet: usize, rect: &Rect) {
     s.grid.trim_tail();
 }
 
-pub fn clear(ss: &mut Spreadsheet, range: &str) -> ApiResult<Json> {
-    let (sheet, rect) = clear_one(ss, range)?;
+pub fn clear(ss: &mut Spreadsheet, range: &str, user: Option<&str>) -> ApiResult<Json> {
+    let (sheet, rect) = clear_one(ss, range, user)?;
     clear_rect(ss, sheet, &rect);
     Ok(json!({"spreadsheetId": ss.id, "clearedRange": ss.sheets[sheet].a1(&rect)}))
 }
 
-pub fn batch_clear(ss: &mut Spreadsheet, body: &Json) -> ApiResult<Json> {
+pub fn batch_clear(ss: &mut Spreadsheet, body: &Json, user: Option<&str>) -> ApiResult<Json> {
     let ranges: Vec<String> = body
         .get("ranges")
         .and_then(Json::as_array)
@@ -832,7 +886,7 @@ pub fn batch_clear(ss: &mut Spreadsheet, body: &Json) -> ApiResult<Json> {
         .unwrap_or_default();
     let mut targets = Vec::new();
     for r in &ranges {
-        targets.push(clear_one(ss, r)?);
+        targets.push(clear_one(ss, r, user)?);
     }
     let mut cleared = Vec::new();
     for (sheet, rect) in targets {
@@ -876,7 +930,7 @@ pub fn batch_get_by_filter(ss: &Spreadsheet, body: &Json) -> ApiResult<Json> {
 }
 
 /// values.batchUpdateByDataFilter: each item written at the first range its filter selects.
-pub fn batch_update_by_filter(ss: &mut Spreadsheet, mut body: Json) -> ApiResult<Json> {
+pub fn batch_update_by_filter(ss: &mut Spreadsheet, mut body: Json, user: Option<&str>) -> ApiResult<Json> {
     let mut data = match body.get_mut("data").map(Json::take) {
         Some(Json::Array(d)) => d,
         _ => Vec::new(),
@@ -896,7 +950,7 @@ pub fn batch_update_by_filter(ss: &mut Spreadsheet, mut body: Json) -> ApiResult
     if let Some(m) = body.as_object_mut() {
         m.insert("data".into(), Json::Array(data));
     }
-    let mut reply = batch_update(ss, body)?;
+    let mut reply = batch_update(ss, body, user)?;
     if let Some(Json::Array(responses)) = reply.get_mut("responses") {
         for (r, f) in responses.iter_mut().zip(filters) {
             if let Some(m) = r.as_object_mut() {
@@ -909,12 +963,12 @@ pub fn batch_update_by_filter(ss: &mut Spreadsheet, mut body: Json) -> ApiResult
 }
 
 /// values.batchClearByDataFilter.
-pub fn batch_clear_by_filter(ss: &mut Spreadsheet, body: &Json) -> ApiResult<Json> {
+pub fn batch_clear_by_filter(ss: &mut Spreadsheet, body: &Json, user: Option<&str>) -> ApiResult<Json> {
     let mut ranges = Vec::new();
     for filter in filters_of(body) {
         for (sheet, rect) in super::batch::filter_ranges(ss, &filter)? {
             ranges.push(json!(ss.sheets[sheet].a1(&rect)));
         }
     }
-    batch_clear(ss, &json!({ "ranges": ranges }))
+    batch_clear(ss, &json!({ "ranges": ranges }), user)
 }

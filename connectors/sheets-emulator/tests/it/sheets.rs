@@ -477,3 +477,21 @@ fn a_sheet_copies_into_another_spreadsheet() {
     assert_eq!(copied.json()["index"], 1);
     assert_eq!(emulator.with_sheets(|s| s.values(&other, "'Copy of Sheet1'!A1")), Ok(vec![vec![json!("x")]]));
 }
+
+#[test]
+fn a_protected_range_refuses_other_users_but_not_its_editors() {
+    let (emulator, token, id) = setup(roomy());
+    let bob = emulator.issue_token("bob@example.com", &[SCOPE]);
+    let protect = json!({"requests": [{"addProtectedRange": {"protectedRange": {
+        "range": {"sheetId": 0, "startRowIndex": 0, "endRowIndex": 1}, "description": "header"
+    }}}]});
+    let added = post(&emulator, &format!("/v4/spreadsheets/{id}:batchUpdate"), &token, &protect);
+    assert_eq!(added.status, 200, "{}", added.body);
+    let header = format!("{}?valueInputOption=RAW", values_url(&id, "Sheet1!A1"));
+    let refused = put(&emulator, &header, &bob, &json!({"values": [["mine"]]}));
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(error_message(&refused).starts_with("You are trying to edit a protected cell or object."));
+    let below = format!("{}?valueInputOption=RAW", values_url(&id, "Sheet1!A2"));
+    assert_eq!(put(&emulator, &below, &bob, &json!({"values": [["fine"]]})).status, 200);
+    assert_eq!(put(&emulator, &header, &token, &json!({"values": [["editor"]]})).status, 200);
+}
