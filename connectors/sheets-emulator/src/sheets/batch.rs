@@ -5,6 +5,7 @@
 use serde_json::{json, Map, Value as Json};
 
 use super::cell::{self, Cell};
+use super::formula::Shift;
 use super::get::{self, with_sheet};
 use super::mask::{self, Mask};
 use super::model::{Group, NamedRange, Rect, Sheet, Spreadsheet, MAX_CELLS};
@@ -568,9 +569,11 @@ fn shift_json_range(range: &mut Json, rows: bool, at: u32, delta: i64) -> bool {
     }
 }
 
-/// Shifts what is tied to rows (merges, metadata, groups, protected ranges, filter).
-pub fn shift_rows(s: &mut Sheet, at: u32, delta: i64) {
-    shift_dimension(s, true, at, delta);
+/// Inserts rows as insertDimension does (append's INSERT_ROWS), moving
+/// merges, named ranges, formulas and the rest below them. The caller has
+/// checked the cell limit.
+pub fn insert_rows(ss: &mut Spreadsheet, sheet: usize, at: u32, n: u32) {
+    let _ = insert_span(ss, sheet, true, at, n);
 }
 
 fn shift_dimension(s: &mut Sheet, rows: bool, at: u32, delta: i64) {
@@ -643,6 +646,36 @@ fn shift_named(ss: &mut Spreadsheet, sheet_id: i32, rows: bool, at: u32, delta: 
     });
 }
 
+/// Rewrites every formula's references into sheet `target` after rows or
+/// columns moved there. Rows without formulas are not touched (nor copied).
+fn shift_formulas(ss: &mut Spreadsheet, target: usize, shift: Shift) {
+    let target_title = ss.sheets[target].title.clone();
+    for si in 0..ss.sheets.len() {
+        let with_formulas: Vec<u32> = ss.sheets[si]
+            .grid
+            .rows()
+            .enumerate()
+            .filter(|(_, row)| row.iter().any(|c| c.formula().is_some()))
+            .map(|(r, _)| r as u32)
+            .collect();
+        if with_formulas.is_empty() {
+            continue;
+        }
+        let s = ss.sheet_mut(si);
+        let own = s.title.clone();
+        for r in with_formulas {
+            let Some(row) = s.grid.existing_row_mut(r) else { continue };
+            for cell in row.iter_mut() {
+                let Some(f) = cell.formula() else { continue };
+                let shifted = super::formula::shift_references(f, &own, &target_title, &shift);
+                if shifted != f {
+                    cell.extra_mut().formula = Some(shifted.into());
+                }
+            }
+        }
+    }
+}
+
 fn insert_span(ss: &mut Spreadsheet, i: usize, rows: bool, at: u32, n: u32) -> Result<(), String> {
     let sheet_id = ss.sheets[i].id;
     let s = ss.sheet_mut(i);
@@ -655,6 +688,7 @@ fn insert_span(ss: &mut Spreadsheet, i: usize, rows: bool, at: u32, n: u32) -> R
     }
     shift_dimension(s, rows, at, i64::from(n));
     shift_named(ss, sheet_id, rows, at, i64::from(n));
+    shift_formulas(ss, i, Shift { rows, at, delta: i64::from(n) });
     if ss.cell_count() > MAX_CELLS {
         return Err(values::cell_limit().message);
     }
@@ -728,6 +762,7 @@ fn delete_dimension(ss: &mut Spreadsheet, r: &Json) -> Step {
     s.grid.trim();
     shift_dimension(s, rows, a, -i64::from(b - a));
     shift_named(ss, sheet_id, rows, a, -i64::from(b - a));
+    shift_formulas(ss, i, Shift { rows, at: a, delta: -i64::from(b - a) });
     Ok(None)
 }
 

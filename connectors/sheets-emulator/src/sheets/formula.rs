@@ -581,3 +581,244 @@ fn call(name: &str, args: Vec<Item>) -> Value {
     })();
     result.unwrap_or_else(|e| e)
 }
+
+/// One corner of a reference as written: `$A$1`, `B`, `$3`.
+struct RefCorner {
+    col: Option<(bool, u32)>,
+    row: Option<(bool, u32)>,
+}
+
+fn parse_ref_corner(text: &str) -> Option<RefCorner> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let col_abs = b.get(i) == Some(&b'$');
+    if col_abs {
+        i += 1;
+    }
+    let start = i;
+    let mut col: u64 = 0;
+    while i < b.len() && b[i].is_ascii_alphabetic() {
+        col = col * 26 + u64::from(b[i].to_ascii_uppercase() - b'A' + 1);
+        if col > 18_278 {
+            return None;
+        }
+        i += 1;
+    }
+    let has_col = i > start;
+    // `$5`: with no column, the `$` marks the row.
+    let row_abs = (col_abs && !has_col) || b.get(i) == Some(&b'$');
+    if b.get(i) == Some(&b'$') {
+        i += 1;
+    }
+    let start = i;
+    let mut row: u64 = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        row = row * 10 + u64::from(b[i] - b'0');
+        if row > 100_000_000 {
+            return None;
+        }
+        i += 1;
+    }
+    let has_row = i > start;
+    if i != b.len() || (!has_col && !has_row) || (has_row && row == 0) {
+        return None;
+    }
+    Some(RefCorner {
+        col: has_col.then(|| (col_abs, (col - 1) as u32)),
+        row: has_row.then(|| (row_abs, (row - 1) as u32)),
+    })
+}
+
+fn write_ref_corner(c: &RefCorner) -> String {
+    let mut out = String::new();
+    if let Some((abs, col)) = c.col {
+        if abs {
+            out.push('$');
+        }
+        out.push_str(&a1::column_name(col));
+    }
+    if let Some((abs, row)) = c.row {
+        if abs {
+            out.push('$');
+        }
+        out.push_str(&(row + 1).to_string());
+    }
+    out
+}
+
+/// A structural change to one sheet: rows or columns inserted (`delta` > 0)
+/// or deleted (`delta` < 0) at `at`.
+#[derive(Debug, Clone, Copy)]
+pub struct Shift {
+    pub rows: bool,
+    pub at: u32,
+    pub delta: i64,
+}
+
+/// Moves a [start, end] (inclusive) span; `None` when all of it was deleted.
+fn shift_inclusive(a: u32, b: u32, s: &Shift) -> Option<(u32, u32)> {
+    if s.delta >= 0 {
+        let d = s.delta as u32;
+        let move_one = |x: u32| if x >= s.at { x + d } else { x };
+        return Some((move_one(a), move_one(b)));
+    }
+    let n = (-s.delta) as u32;
+    let end = s.at + n; // first index after the deleted block
+    let na = if a < s.at {
+        a
+    } else if a >= end {
+        a - n
+    } else {
+        s.at
+    };
+    let nb = if b < s.at {
+        b
+    } else if b >= end {
+        b - n
+    } else {
+        s.at.checked_sub(1)?
+    };
+    if (a >= s.at && b < end) || nb < na {
+        return None;
+    }
+    Some((na, nb))
+}
+
+/// Rewrites the references of a formula (on sheet `own`) that point into
+/// sheet `target`, as Google does when rows or columns move; a reference to
+/// cells that were deleted becomes `#REF!`.
+pub fn shift_references(formula: &str, own: &str, target: &str, shift: &Shift) -> String {
+    let chars: Vec<char> = formula.chars().collect();
+    let mut out = String::with_capacity(formula.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' {
+            // A string literal, copied as is.
+            out.push(c);
+            i += 1;
+            while i < chars.len() {
+                out.push(chars[i]);
+                if chars[i] == '"' {
+                    if chars.get(i + 1) == Some(&'"') {
+                        out.push('"');
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                i += 1;
+            }
+            continue;
+        }
+        if c == '\'' || is_word_char(c) {
+            let start = i;
+            if c == '\'' {
+                i += 1;
+                while i < chars.len() {
+                    if chars[i] == '\'' {
+                        if chars.get(i + 1) == Some(&'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        i += 1;
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            while i < chars.len() && is_word_char(chars[i]) {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let is_call = chars[i..].iter().find(|c| !c.is_whitespace()) == Some(&'(');
+            out.push_str(&if is_call { word } else { shift_word(&word, own, target, shift) });
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+fn shift_word(word: &str, own: &str, target: &str, shift: &Shift) -> String {
+    let (sheet_part, cells) = match word.rfind('!') {
+        Some(pos) => (Some(&word[..pos]), &word[pos + 1..]),
+        None => (None, word),
+    };
+    let sheet = match sheet_part {
+        Some(p) => match p.strip_prefix('\'').and_then(|q| q.strip_suffix('\'')) {
+            Some(q) => q.replace("''", "'"),
+            None => p.to_owned(),
+        },
+        None => own.to_owned(),
+    };
+    if !sheet.eq_ignore_ascii_case(target) {
+        return word.to_owned();
+    }
+    let (a, b) = match cells.split_once(':') {
+        Some((a, b)) => (a, Some(b)),
+        None => (cells, None),
+    };
+    let Some(mut first) = parse_ref_corner(a) else { return word.to_owned() };
+    let mut second = match b {
+        Some(b) => match parse_ref_corner(b) {
+            Some(c) => Some(c),
+            None => return word.to_owned(),
+        },
+        None => None,
+    };
+    if b.is_none() && (first.col.is_none() || first.row.is_none()) {
+        return word.to_owned(); // a name such as `A` or `TRUE`-like text, not a cell
+    }
+    let pick = |c: &RefCorner| if shift.rows { c.row } else { c.col };
+    let (Some(pa), pb) = (pick(&first), second.as_ref().map(pick)) else {
+        // A whole-column range when rows move (or the reverse): unchanged.
+        return word.to_owned();
+    };
+    let pb = pb.flatten().unwrap_or(pa);
+    let Some((na, nb)) = shift_inclusive(pa.1, pb.1, shift) else {
+        return "#REF!".to_owned();
+    };
+    let set = |c: &mut RefCorner, v: u32| {
+        let slot = if shift.rows { &mut c.row } else { &mut c.col };
+        if let Some((abs, _)) = *slot {
+            *slot = Some((abs, v));
+        }
+    };
+    set(&mut first, na);
+    if let Some(sc) = second.as_mut() {
+        set(sc, nb);
+    }
+    let mut text = String::new();
+    if let Some(p) = sheet_part {
+        text.push_str(p);
+        text.push('!');
+    }
+    text.push_str(&write_ref_corner(&first));
+    if let Some(sc) = second {
+        text.push(':');
+        text.push_str(&write_ref_corner(&sc));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_follow_inserted_and_deleted_rows() {
+        let ins = Shift { rows: true, at: 2, delta: 3 };
+        assert_eq!(shift_references("=SUM(A1:A5)+$B$4*\"A9\"", "S", "S", &ins), "=SUM(A1:A8)+$B$7*\"A9\"");
+        assert_eq!(shift_references("=Other!A5+A5", "S", "Other", &ins), "=Other!A8+A5");
+        assert_eq!(shift_references("='My Tab'!C3", "S", "My Tab", &ins), "='My Tab'!C6");
+        let del = Shift { rows: true, at: 1, delta: -2 };
+        assert_eq!(shift_references("=A2", "S", "S", &del), "=#REF!");
+        assert_eq!(shift_references("=A1:A5", "S", "S", &del), "=A1:A3");
+        assert_eq!(shift_references("=A:A", "S", "S", &del), "=A:A");
+        let cols = Shift { rows: false, at: 0, delta: 1 };
+        assert_eq!(shift_references("=ROUND(B2,2)", "S", "S", &cols), "=ROUND(C2,2)");
+    }
+}

@@ -827,10 +827,7 @@ pub fn append(
         if ss.cell_count() + u64::from(height) * u64::from(s.col_count) > MAX_CELLS {
             return Err(cell_limit());
         }
-        let s = ss.sheet_mut(resolved.sheet);
-        s.grid.insert_rows(r0, height);
-        s.row_count += height;
-        super::batch::shift_rows(s, r0, height as i64);
+        super::batch::insert_rows(ss, resolved.sheet, r0, height);
     }
     grow_for(ss, &p)?;
     let include = include_options(

@@ -495,3 +495,29 @@ fn a_protected_range_refuses_other_users_but_not_its_editors() {
     assert_eq!(put(&emulator, &below, &bob, &json!({"values": [["fine"]]})).status, 200);
     assert_eq!(put(&emulator, &header, &token, &json!({"values": [["editor"]]})).status, 200);
 }
+
+#[test]
+fn formulas_follow_rows_inserted_and_deleted_above_what_they_read() {
+    let (emulator, token, id) = setup(roomy());
+    emulator.with_sheets(|s| {
+        s.set_values(
+            &id,
+            "Sheet1!A1",
+            vec![vec![json!(1)], vec![json!(2)], vec![json!(3)], vec![json!("=SUM(A1:A3)")]],
+        )
+        .expect("seed")
+    });
+    let url = format!("/v4/spreadsheets/{id}:batchUpdate");
+    let insert = json!({"requests": [{"insertDimension": {"range": {"sheetId": 0, "dimension": "ROWS", "startIndex": 1, "endIndex": 3}}}]});
+    assert_eq!(post(&emulator, &url, &token, &insert).status, 200);
+    let formula = |range: &str| {
+        get(&emulator, &format!("{}?valueRenderOption=FORMULA", values_url(&id, range)), &token).json()
+            ["values"]
+            .clone()
+    };
+    assert_eq!(formula("Sheet1!A6"), json!([["=SUM(A1:A5)"]]));
+    let delete = json!({"requests": [{"deleteDimension": {"range": {"sheetId": 0, "dimension": "ROWS", "startIndex": 0, "endIndex": 3}}}]});
+    assert_eq!(post(&emulator, &url, &token, &delete).status, 200);
+    assert_eq!(formula("Sheet1!A3"), json!([["=SUM(A1:A2)"]]));
+    assert_eq!(emulator.with_sheets(|s| s.values(&id, "Sheet1!A3")), Ok(vec![vec![json!("5")]]));
+}
