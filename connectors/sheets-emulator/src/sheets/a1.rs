@@ -190,8 +190,8 @@ fn looks_like_r1c1(name: &str) -> bool {
 
 /// `A1` or `A1:B2` for a bounded rectangle (ends exclusive).
 pub fn cells_text(r0: u32, c0: u32, r1: u32, c1: u32) -> String {
-    let first = format!("{}{}", column_name(c0), r0 + 1);
-    if r1 == r0 + 1 && c1 == c0 + 1 {
+    let first = format!("{}{}", column_name(c0), u64::from(r0) + 1);
+    if u64::from(r1) == u64::from(r0) + 1 && u64::from(c1) == u64::from(c0) + 1 {
         first
     } else {
         format!("{first}:{}{}", column_name(c1.saturating_sub(1)), r1.max(1))

@@ -678,6 +678,11 @@ fn shift_formulas(ss: &mut Spreadsheet, target: usize, shift: Shift) {
 
 fn insert_span(ss: &mut Spreadsheet, i: usize, rows: bool, at: u32, n: u32) -> Result<(), String> {
     let sheet_id = ss.sheets[i].id;
+    // Checked before anything grows: a huge request must not allocate.
+    let other = u64::from(if rows { ss.sheets[i].col_count } else { ss.sheets[i].row_count });
+    if ss.cell_count().saturating_add(u64::from(n).saturating_mul(other)) > MAX_CELLS {
+        return Err(values::cell_limit().message);
+    }
     let s = ss.sheet_mut(i);
     if rows {
         s.grid.insert_rows(at, n);
@@ -901,11 +906,12 @@ fn update_cells(ss: &mut Spreadsheet, r: &Json) -> Step {
     let width =
         rows.iter().map(|r| r.get("values").and_then(Json::as_array).map_or(0, Vec::len)).max().unwrap_or(0)
             as u32;
-    if bound.is_none() && (r0 + height > s.row_count || c0 + width > s.col_count) {
+    if bound.is_none() && (r0.saturating_add(height) > s.row_count || c0.saturating_add(width) > s.col_count)
+    {
         return Err(format!(
             "Range ('{}'!{}) exceeds grid limits. Max rows: {}, max columns: {}",
             s.title.replace('\'', "''"),
-            super::a1::cells_text(r0, c0, r0 + height.max(1), c0 + width.max(1)),
+            super::a1::cells_text(r0, c0, r0.saturating_add(height.max(1)), c0.saturating_add(width.max(1))),
             s.row_count,
             s.col_count
         ));
@@ -1423,6 +1429,19 @@ fn cut_paste(ss: &mut Spreadsheet, r: &Json) -> Step {
     let di = sheet_index(ss, dest.get("sheetId"))?;
     let (dr, dc) = (index_of(dest, "rowIndex").unwrap_or(0), index_of(dest, "columnIndex").unwrap_or(0));
     let paste = r.get("pasteType").and_then(Json::as_str).unwrap_or("PASTE_NORMAL").to_owned();
+    {
+        let d = &ss.sheets[di];
+        let (r1, c1) = (dr.saturating_add(src.rows()), dc.saturating_add(src.cols()));
+        if r1 > d.row_count || c1 > d.col_count {
+            return Err(format!(
+                "Range ('{}'!{}) exceeds grid limits. Max rows: {}, max columns: {}",
+                d.title.replace('\'', "''"),
+                super::a1::cells_text(dr, dc, r1.max(1), c1.max(1)),
+                d.row_count,
+                d.col_count
+            ));
+        }
+    }
     let block: Vec<Vec<Cell>> = {
         let s = ss.sheet_mut(si);
         (src.r0..src.r1)
@@ -1440,8 +1459,6 @@ fn cut_paste(ss: &mut Spreadsheet, r: &Json) -> Step {
             .collect()
     };
     let s = ss.sheet_mut(di);
-    s.row_count = s.row_count.max(dr + src.rows());
-    s.col_count = s.col_count.max(dc + src.cols());
     for (i, row) in block.iter().enumerate() {
         for (j, cell) in row.iter().enumerate() {
             let (r, c) = (dr + i as u32, dc + j as u32);

@@ -521,3 +521,22 @@ fn formulas_follow_rows_inserted_and_deleted_above_what_they_read() {
     assert_eq!(formula("Sheet1!A3"), json!([["=SUM(A1:A2)"]]));
     assert_eq!(emulator.with_sheets(|s| s.values(&id, "Sheet1!A3")), Ok(vec![vec![json!("5")]]));
 }
+
+#[test]
+fn requests_with_huge_sizes_are_refused_without_allocating() {
+    let (emulator, token, id) = setup(roomy());
+    let url = format!("/v4/spreadsheets/{id}:batchUpdate");
+    for request in [
+        json!({"insertDimension": {"range": {"sheetId": 0, "dimension": "ROWS", "startIndex": 0, "endIndex": 4_000_000_000u64}}}),
+        json!({"appendDimension": {"sheetId": 0, "dimension": "COLUMNS", "length": 4_000_000_000u64}}),
+        json!({"cutPaste": {"source": {"sheetId": 0, "endRowIndex": 1, "endColumnIndex": 1}, "destination": {"sheetId": 0, "rowIndex": 4_000_000_000u64}}}),
+        json!({"updateCells": {"start": {"sheetId": 0, "rowIndex": 4_294_967_295u64}, "rows": [{"values": [{}]}], "fields": "*"}}),
+        json!({"updateSheetProperties": {"properties": {"sheetId": 0, "gridProperties": {"rowCount": 4_000_000_000u64}}, "fields": "gridProperties.rowCount"}}),
+    ] {
+        let refused = post(&emulator, &url, &token, &json!({"requests": [request]}));
+        assert_eq!(refused.status, 400, "{request}: {}", refused.body);
+    }
+    let size = emulator
+        .with_sheets(|s| s.spreadsheet(&id).map(|ss| (ss.sheets[0].row_count, ss.sheets[0].col_count)));
+    assert_eq!(size, Some((1000, 26)));
+}
