@@ -540,3 +540,130 @@ fn requests_with_huge_sizes_are_refused_without_allocating() {
         .with_sheets(|s| s.spreadsheet(&id).map(|ss| (ss.sheets[0].row_count, ss.sheets[0].col_count)));
     assert_eq!(size, Some((1000, 26)));
 }
+
+/// A small xorshift generator: the same cases on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, items: &'a [Json]) -> &'a Json {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+#[test]
+fn generated_requests_are_answered_never_dropped() {
+    let (emulator, token, id) = setup(roomy());
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let numbers: Vec<Json> = [
+        json!(0),
+        json!(1),
+        json!(2),
+        json!(5),
+        json!(-1),
+        json!(999),
+        json!(1000),
+        json!(26),
+        json!(4_000_000_000u64),
+        json!("x"),
+        json!(null),
+        json!(1.5),
+    ]
+    .to_vec();
+    let kinds = [
+        "addSheet",
+        "deleteSheet",
+        "updateSheetProperties",
+        "insertDimension",
+        "deleteDimension",
+        "appendDimension",
+        "updateCells",
+        "repeatCell",
+        "mergeCells",
+        "unmergeCells",
+        "sortRange",
+        "copyPaste",
+        "cutPaste",
+        "addNamedRange",
+        "deleteNamedRange",
+        "setBasicFilter",
+        "addDimensionGroup",
+        "deleteDimensionGroup",
+        "addProtectedRange",
+        "setDataValidation",
+        "createDeveloperMetadata",
+        "deleteDeveloperMetadata",
+        "autoResizeDimensions",
+        "updateDimensionProperties",
+        "duplicateSheet",
+        "noSuchRequest",
+    ];
+    let ranges =
+        ["Sheet1!A1:C3", "A:A", "2:5", "'Sheet1'!B2", "Nope!A1", "Sheet1!A1:ZZZ99999", "", "'", "Sheet1!A0"];
+    for n in 0..1500 {
+        let mut grid = serde_json::Map::new();
+        for key in [
+            "sheetId",
+            "startRowIndex",
+            "endRowIndex",
+            "startColumnIndex",
+            "endColumnIndex",
+            "startIndex",
+            "endIndex",
+            "rowIndex",
+            "columnIndex",
+            "length",
+        ] {
+            if rng.next() % 2 == 0 {
+                grid.insert(key.into(), rng.pick(&numbers).clone());
+            }
+        }
+        if rng.next() % 2 == 0 {
+            grid.insert("dimension".into(), json!(if rng.next() % 2 == 0 { "ROWS" } else { "COLUMNS" }));
+        }
+        let range = Json::Object(grid);
+        let kind = kinds[(rng.next() % kinds.len() as u64) as usize];
+        let fields =
+            ["*", "title", "gridProperties.rowCount", "userEnteredValue", "note"][(rng.next() % 5) as usize];
+        let body = json!({
+            "range": range, "source": range, "destination": range, "dimensions": range,
+            "sheetId": rng.pick(&numbers), "length": rng.pick(&numbers), "dimension": "ROWS",
+            "properties": {"sheetId": rng.pick(&numbers), "title": format!("t{}", rng.next() % 4), "gridProperties": {"rowCount": rng.pick(&numbers), "columnCount": rng.pick(&numbers)}, "hidden": rng.next() % 2 == 0},
+            "fields": fields,
+            "rows": [{"values": [{"userEnteredValue": {"stringValue": "v"}}, {"note": "n"}]}],
+            "cell": {"userEnteredFormat": {"backgroundColor": {"red": 0.5}}},
+            "start": range,
+            "sortSpecs": [{"dimensionIndex": rng.pick(&numbers), "sortOrder": "DESCENDING"}],
+            "namedRange": {"name": format!("n{}", rng.next() % 3), "range": range, "namedRangeId": format!("{}", rng.next() % 3)},
+            "namedRangeId": format!("{}", rng.next() % 3),
+            "filter": {"range": range},
+            "protectedRange": {"range": range},
+            "rule": {"condition": {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": "y"}]}},
+            "developerMetadata": {"metadataKey": "k", "location": {"sheetId": rng.pick(&numbers)}, "visibility": "DOCUMENT"},
+            "dataFilter": {"developerMetadataLookup": {"metadataKey": "k"}},
+            "sourceSheetId": rng.pick(&numbers),
+            "mergeType": "MERGE_ALL",
+        });
+        let reply = post(
+            &emulator,
+            &format!("/v4/spreadsheets/{id}:batchUpdate"),
+            &token,
+            &json!({"requests": [{ kind: body }]}),
+        );
+        assert!(matches!(reply.status, 200 | 400 | 404), "#{n} {kind}: {} {}", reply.status, reply.body);
+        let range = ranges[(rng.next() % ranges.len() as u64) as usize];
+        let url = format!("{}?valueInputOption=USER_ENTERED", values_url(&id, range));
+        let reply =
+            put(&emulator, &url, &token, &json!({"values": [["=A1+1", "1,000", "x"], [null, "2020-01-01"]]}));
+        assert!(matches!(reply.status, 200 | 400), "#{n} PUT {range}: {} {}", reply.status, reply.body);
+        let reply = get(&emulator, &values_url(&id, range), &token);
+        assert!(matches!(reply.status, 200 | 400), "#{n} GET {range}: {} {}", reply.status, reply.body);
+    }
+    let whole = get(&emulator, &format!("/v4/spreadsheets/{id}?includeGridData=true"), &token);
+    assert_eq!(whole.status, 200);
+}
