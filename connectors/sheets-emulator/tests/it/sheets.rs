@@ -619,12 +619,15 @@ fn generated_requests_are_answered_never_dropped() {
             "columnIndex",
             "length",
         ] {
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 grid.insert(key.into(), rng.pick(&numbers).clone());
             }
         }
-        if rng.next() % 2 == 0 {
-            grid.insert("dimension".into(), json!(if rng.next() % 2 == 0 { "ROWS" } else { "COLUMNS" }));
+        if rng.next().is_multiple_of(2) {
+            grid.insert(
+                "dimension".into(),
+                json!(if rng.next().is_multiple_of(2) { "ROWS" } else { "COLUMNS" }),
+            );
         }
         let range = Json::Object(grid);
         let kind = kinds[(rng.next() % kinds.len() as u64) as usize];
@@ -633,7 +636,7 @@ fn generated_requests_are_answered_never_dropped() {
         let body = json!({
             "range": range, "source": range, "destination": range, "dimensions": range,
             "sheetId": rng.pick(&numbers), "length": rng.pick(&numbers), "dimension": "ROWS",
-            "properties": {"sheetId": rng.pick(&numbers), "title": format!("t{}", rng.next() % 4), "gridProperties": {"rowCount": rng.pick(&numbers), "columnCount": rng.pick(&numbers)}, "hidden": rng.next() % 2 == 0},
+            "properties": {"sheetId": rng.pick(&numbers), "title": format!("t{}", rng.next() % 4), "gridProperties": {"rowCount": rng.pick(&numbers), "columnCount": rng.pick(&numbers)}, "hidden": rng.next().is_multiple_of(2)},
             "fields": fields,
             "rows": [{"values": [{"userEnteredValue": {"stringValue": "v"}}, {"note": "n"}]}],
             "cell": {"userEnteredFormat": {"backgroundColor": {"red": 0.5}}},
