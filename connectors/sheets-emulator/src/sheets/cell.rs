@@ -288,6 +288,19 @@ fn parse_date(text: &str) -> Option<(NaiveDate, &'static str)> {
     if let Ok(d) = NaiveDate::parse_from_str(text, "%m/%d/%Y") {
         return Some((d, "M/d/yyyy"));
     }
+    // Month names, as the Sheets UI reads them: `Mar 1 2016`, `March 1, 2016`, `1-Mar-2016`.
+    for (fmt, pattern) in [
+        ("%b %d %Y", "mmm d yyyy"),
+        ("%b %d, %Y", "mmm d, yyyy"),
+        ("%B %d %Y", "mmmm d yyyy"),
+        ("%B %d, %Y", "mmmm d, yyyy"),
+        ("%d-%b-%Y", "d-mmm-yyyy"),
+        ("%d %B %Y", "d mmmm yyyy"),
+    ] {
+        if let Ok(d) = NaiveDate::parse_from_str(text, fmt) {
+            return Some((d, pattern));
+        }
+    }
     None
 }
 
@@ -308,7 +321,8 @@ fn parse_time(text: &str) -> Option<(NaiveTime, &'static str)> {
 }
 
 fn parse_date_time(text: &str) -> Option<Entered> {
-    if !text.bytes().any(|b| b == b'-' || b == b'/' || b == b':') {
+    // Cheap checks first: dates and times are short and hold a digit.
+    if text.len() > 40 || !text.bytes().any(|b| b.is_ascii_digit()) {
         return None;
     }
     if let Some((d, pattern)) = parse_date(text) {
@@ -519,7 +533,26 @@ fn format_date(dt: NaiveDateTime, pattern: &str) -> String {
                 last_was_hour = false;
             }
             b'm' => {
-                out.push_str(&pad(dt.month(), run));
+                const MONTHS: [&str; 12] = [
+                    "January",
+                    "February",
+                    "March",
+                    "April",
+                    "May",
+                    "June",
+                    "July",
+                    "August",
+                    "September",
+                    "October",
+                    "November",
+                    "December",
+                ];
+                let name = MONTHS[(dt.month0() as usize) % 12];
+                match run {
+                    1 | 2 => out.push_str(&pad(dt.month(), run)),
+                    3 => out.push_str(&name[..3]),
+                    _ => out.push_str(name),
+                }
                 last_was_hour = false;
             }
             b'd' => {
@@ -650,6 +683,11 @@ mod tests {
             "2020-01-01 01:02:03.450"
         );
         assert_eq!(format_number(0.5, Some(("TIME", "hh:mm:ss"))), "12:00:00");
+        let march = parse_typed("Mar 1 2016");
+        assert_eq!(march.value, Value::Number(42430.0));
+        let pattern = march.number_format.as_ref().and_then(|f| f["pattern"].as_str()).unwrap_or("");
+        assert_eq!(format_number(42430.0, Some(("DATE", pattern))), "Mar 1 2016");
+        assert_eq!(format_number(42430.0, Some(("DATE", "mmmm d, yyyy"))), "March 1, 2016");
         assert_eq!(
             format_date(
                 NaiveDate::from_ymd_opt(2020, 1, 1).and_then(|d| d.and_hms_opt(13, 5, 0)).unwrap_or_default(),
