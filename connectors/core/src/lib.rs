@@ -20,6 +20,8 @@ pub mod contract;
 pub mod convert;
 pub mod error;
 pub mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod value;
 
 pub use change::{CellChange, ChangeSet, Delete, Update};

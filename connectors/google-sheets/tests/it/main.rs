@@ -50,48 +50,11 @@ pub fn client_with(emu: &Emulator, user: &str, options: ClientOptions) -> Sheets
     SheetsClient::with_options(Endpoints::at(emu.base_url()), tokens, options).expect("client")
 }
 
-use chrono::{NaiveDate, NaiveDateTime};
-use sheetbridge_core::schema::RelationKind;
-use sheetbridge_core::{Column, ColumnType, Error, TableName, TableSchema, Value};
+pub use sheetbridge_core::testing::{
+    assert_rows_eq, col, date, key, num, numeric, schema, sheet_rows, text, ts, Rows,
+};
+use sheetbridge_core::{Error, TableSchema};
 use sheetbridge_google_sheets::{SheetLayout, SheetRef};
-
-pub fn col(name: &str, ty: ColumnType, type_name: &str) -> Column {
-    Column::new(name, ty, type_name)
-}
-
-pub fn key(name: &str, ty: ColumnType, type_name: &str) -> Column {
-    let mut c = Column::new(name, ty, type_name);
-    c.key = true;
-    c.nullable = false;
-    c
-}
-
-pub fn schema(name: &str, columns: Vec<Column>) -> TableSchema {
-    TableSchema { name: TableName::new(None, name), kind: RelationKind::Table, columns }
-}
-
-pub fn numeric(p: u32, s: u32) -> ColumnType {
-    ColumnType::Numeric { precision: Some(p), scale: Some(s) }
-}
-
-pub fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).expect("valid test date")
-}
-
-pub fn ts(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, us: u32) -> NaiveDateTime {
-    date(y, mo, d).and_hms_micro_opt(h, mi, s, us).expect("valid test time")
-}
-
-pub fn text(s: &str) -> Value {
-    Value::Text(s.into())
-}
-
-pub fn num(s: &str) -> Value {
-    Value::Numeric(s.into())
-}
-
-/// Rows as read: (sheet row number, values).
-pub type Rows = Vec<(u32, Vec<Value>)>;
 
 /// Opens `at` and reads every row as `schema`.
 pub async fn read_all(
@@ -109,16 +72,4 @@ pub async fn read_all(
     })
     .await?;
     Ok((layout, rows))
-}
-
-/// Compares rows, naming the first differing row and column.
-pub fn assert_rows(actual: &Rows, expected: &Rows, names: &[&str]) {
-    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
-        assert_eq!(a.0, e.0, "row {i}: sheet row number");
-        for (c, (av, ev)) in a.1.iter().zip(&e.1).enumerate() {
-            assert_eq!(av, ev, "sheet row {}, column `{}`", a.0, names.get(c).copied().unwrap_or("?"));
-        }
-        assert_eq!(a.1.len(), e.1.len(), "sheet row {}: number of values", a.0);
-    }
-    assert_eq!(actual.len(), expected.len(), "number of rows");
 }
