@@ -357,7 +357,7 @@ fn add_sheet(ss: &mut Spreadsheet, r: &Json) -> Step {
         .get("index")
         .and_then(Json::as_u64)
         .map_or(ss.sheets.len(), |i| (i as usize).min(ss.sheets.len()));
-    ss.sheets.insert(index, super::sheet_arc(sheet));
+    ss.sheets.insert(index, std::sync::Arc::new(sheet));
     if ss.cell_count() > MAX_CELLS {
         return Err(values::cell_limit().message);
     }
@@ -418,7 +418,7 @@ fn duplicate_sheet(ss: &mut Spreadsheet, r: &Json) -> Step {
     copy.protected_ranges.clear();
     let index =
         r.get("insertSheetIndex").and_then(Json::as_u64).map_or(i + 1, |x| (x as usize).min(ss.sheets.len()));
-    ss.sheets.insert(index, super::sheet_arc(copy));
+    ss.sheets.insert(index, std::sync::Arc::new(copy));
     Ok(Some(json!({"properties": ss.sheets[index].properties(index)})))
 }
 

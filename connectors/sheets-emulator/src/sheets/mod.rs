@@ -713,11 +713,6 @@ fn admin_call(store: &mut Store, method: &Method, rest: &str, query: &Query, bod
     }
 }
 
-/// Keeps a sheet shared between copies of a spreadsheet unless it changes.
-pub(crate) fn sheet_arc(sheet: Sheet) -> Arc<Sheet> {
-    Arc::new(sheet)
-}
-
 #[cfg(test)]
 mod never_panics {
     //! The parsers of untrusted text (A1 ranges, typed values, formulas,

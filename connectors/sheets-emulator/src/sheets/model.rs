@@ -132,19 +132,6 @@ impl Grid {
         }
     }
 
-    /// Rows × columns holding a value or formula, from A1.
-    pub fn content_extent(&self) -> (u32, u32) {
-        let mut rows = 0;
-        let mut cols = 0;
-        for (i, row) in self.rows.iter().enumerate() {
-            if let Some(last) = row.iter().rposition(Cell::has_content) {
-                rows = i as u32 + 1;
-                cols = cols.max(last as u32 + 1);
-            }
-        }
-        (rows, cols)
-    }
-
     pub fn insert_rows(&mut self, at: u32, n: u32) {
         let at = at as usize;
         if at < self.rows.len() {
