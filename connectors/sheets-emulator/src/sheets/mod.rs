@@ -118,6 +118,16 @@ impl Store {
         self.quota
     }
 
+    /// Changes the per-minute quotas from now on.
+    pub fn set_quota(&mut self, quota: Quota) {
+        self.quota = quota;
+    }
+
+    /// Forgets the requests counted so far, as if a minute had passed.
+    pub fn forget_quota_usage(&mut self) {
+        self.usage = quota::Usage::default();
+    }
+
     /// Creates a spreadsheet as Google makes a new one (`Sheet1`, 1000 × 26);
     /// `id` keeps a given id, otherwise a fresh Google-like one is made.
     /// An existing spreadsheet with that id is replaced. Returns the id.
@@ -641,6 +651,8 @@ impl Store {
 /// - `GET spreadsheets/ID/values/RANGE[?valueRenderOption=UNFORMATTED_VALUE]` → `{"values": [[…]]}`
 /// - `PUT spreadsheets/ID/values/RANGE[?valueInputOption=RAW]` `{"values": [[…]]}` (USER_ENTERED by default)
 /// - `POST spreadsheets/ID/batchUpdate` `{"requests": […]}` → `{"replies": […]}` (no auth, no quota)
+/// - `PUT quota` `{"readsPerUser"?, "writesPerUser"?, "readsPerProject"?, "writesPerProject"?}`
+/// - `DELETE quota`: forget the requests counted so far
 pub(crate) fn admin(shared: &Shared, request: &HttpRequest, rest: &str) -> HttpResponse {
     let query = Query::parse(request.query.as_deref().unwrap_or(""));
     let mut store = lock(&shared.sheets);
@@ -664,6 +676,24 @@ fn admin_call(store: &mut Store, method: &Method, rest: &str, query: &Query, bod
             Ok(json!({"spreadsheetId": id}))
         }
         (Method::GET, ["spreadsheets"]) => Ok(json!({"spreadsheetIds": store.spreadsheet_ids()})),
+        (Method::DELETE, ["quota"]) => {
+            store.forget_quota_usage();
+            Ok(json!({}))
+        }
+        (Method::PUT, ["quota"]) => {
+            let body = parse_body(body)?;
+            let field = |k: &str, old: u32| {
+                body.get(k).and_then(Json::as_u64).map_or(old, |n| u32::try_from(n).unwrap_or(u32::MAX))
+            };
+            let q = store.quota;
+            store.set_quota(Quota {
+                reads_per_user: field("readsPerUser", q.reads_per_user),
+                writes_per_user: field("writesPerUser", q.writes_per_user),
+                reads_per_project: field("readsPerProject", q.reads_per_project),
+                writes_per_project: field("writesPerProject", q.writes_per_project),
+            });
+            Ok(json!({}))
+        }
         (Method::POST, ["spreadsheets", id, "copy"]) => {
             let body = parse_body(body)?;
             let from = decode(id);
