@@ -15,6 +15,7 @@
 //! assert!(convert::parse_text(&quantity.ty, "abc").is_err());
 //! ```
 
+pub mod a1;
 pub mod change;
 pub mod contract;
 pub mod convert;

@@ -50,36 +50,9 @@ pub fn too_long_for_cell(s: &str) -> Option<usize> {
     (n > MAX_CELL_CHARS).then_some(n)
 }
 
-/// The column letters of a zero-based column index (`0` → `A`, `27` → `AB`).
-pub fn column_letters(col: u32) -> String {
-    let mut n = col + 1;
-    let mut out = Vec::with_capacity(3);
-    while n > 0 {
-        let rem = (n - 1) % 26;
-        out.push(b'A' + rem as u8);
-        n = (n - 1) / 26;
-    }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// `C7` for zero-based `(row, col)`.
-pub fn cell_ref(row: u32, col: u32) -> String {
-    format!("{}{}", column_letters(col), row + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn column_letters_follow_excel() {
-        assert_eq!(column_letters(0), "A");
-        assert_eq!(column_letters(25), "Z");
-        assert_eq!(column_letters(26), "AA");
-        assert_eq!(column_letters(16_383), "XFD");
-        assert_eq!(cell_ref(6, 2), "C7");
-    }
 
     #[test]
     fn sheet_names_follow_excel_rules() {

@@ -5,13 +5,13 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use calamine::{DataRef, Reader, Xlsx};
+use sheetbridge_core::a1;
 use sheetbridge_core::convert::{number_text, SerialEpoch};
 use sheetbridge_core::{CellProblem, Error, ErrorKind, Problems, RowSink, Source, TableSchema, Value};
 
 use crate::config::ReadLimits;
 use crate::convert::{cell_to_value, Raw};
 use crate::error::{self, file};
-use crate::limits::cell_ref;
 
 /// Cells outside the header's columns listed by reference in a summary.
 const LIST_BEYOND: usize = 20;
@@ -236,14 +236,14 @@ impl XlsxSource {
                     ErrorKind::InvalidInput,
                     format!(
                         "{at}: header cell {} is blank but {} (`{}`) follows it; name the column or delete it",
-                        cell_ref(header_row, pair[0].0 + 1),
-                        cell_ref(header_row, pair[1].0),
+                        a1::cell(header_row, pair[0].0 + 1),
+                        a1::cell(header_row, pair[1].0),
                         pair[1].1
                     ),
                 ));
             }
         }
-        let refs = |c: u32| cell_ref(header_row, c);
+        let refs = |c: u32| a1::cell(header_row, c);
 
         // Which header cell each schema column matched.
         let mut matched: Vec<Option<usize>> = vec![None; schema.columns.len()];
@@ -468,7 +468,7 @@ impl XlsxSource {
                 if !matches!(value, Cell::Uncalculated) {
                     summary.beyond_header_cells += 1;
                     if summary.beyond_header.len() < LIST_BEYOND {
-                        summary.beyond_header.push(cell_ref(r, c));
+                        summary.beyond_header.push(a1::cell(r, c));
                     }
                 }
                 continue;
@@ -623,7 +623,7 @@ impl RowConverter {
     fn problem(&mut self, r: u32, slot: usize, value: String, reason: String) {
         let col = &self.cols[slot];
         self.problems.push(CellProblem {
-            at: cell_ref(r, self.sheet_cols[slot]),
+            at: a1::cell(r, self.sheet_cols[slot]),
             column: col.name.clone(),
             type_name: col.type_name.clone(),
             value,

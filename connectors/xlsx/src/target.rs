@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rust_xlsxwriter::{DataValidation, Format, Formula, Workbook};
+use sheetbridge_core::a1;
 use sheetbridge_core::convert::SerialEpoch;
 use sheetbridge_core::{ColumnType, Error, ErrorKind, RowSink, TableSchema, Value};
 use tempfile::NamedTempFile;
@@ -264,7 +265,7 @@ impl XlsxWriter {
                 ws.write_string(r as u32, list_col, label)
                     .map_err(|e| error::writer(&path, "write the enum labels", e))?;
             }
-            let letters = limits::column_letters(list_col.into());
+            let letters = a1::column_letters(list_col.into());
             self.list_ranges[i] = Some(format!("='{name}'!${letters}$1:${letters}${}", labels.len()));
         }
         Ok(())
