@@ -1349,15 +1349,13 @@ fn delete_protected_range(ss: &mut Spreadsheet, r: &Json) -> Step {
 fn paste_cell(dest: &mut Cell, src: &Cell, paste: &str) {
     match paste {
         "PASTE_VALUES" => {
+            // The source's formulas were already turned into their values.
             dest.value = src.value.clone();
             if let Some(e) = &mut dest.extra {
                 e.formula = None;
             }
-            if src.formula().is_some() {
-                dest.extra_mut().formula = src.formula().map(Into::into);
-            }
         }
-        "PASTE_FORMAT" | "PASTE_NO_BORDERS" if paste == "PASTE_FORMAT" => {
+        "PASTE_FORMAT" => {
             let f = src.format().cloned();
             dest.extra_mut().format = f;
         }
@@ -1375,6 +1373,25 @@ fn paste_cell(dest: &mut Cell, src: &Cell, paste: &str) {
     dest.tidy();
 }
 
+/// For PASTE_VALUES: each formula replaced by its value.
+fn values_only(ss: &Spreadsheet, sheet: usize, block: Vec<Vec<Cell>>) -> Vec<Vec<Cell>> {
+    block
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|mut c| {
+                    if let Some(f) = c.formula() {
+                        c.value = super::formula::evaluate(ss, sheet, f);
+                        c.extra_mut().formula = None;
+                        c.tidy();
+                    }
+                    c
+                })
+                .collect()
+        })
+        .collect()
+}
+
 fn copy_paste(ss: &mut Spreadsheet, r: &Json) -> Step {
     let (si, src) = range_of(ss, r.get("source"))?;
     let (di, dst) = range_of(ss, r.get("destination"))?;
@@ -1385,6 +1402,7 @@ fn copy_paste(ss: &mut Spreadsheet, r: &Json) -> Step {
             (src.c0..src.c1).map(|c| ss.sheets[si].grid.get(row, c).cloned().unwrap_or_default()).collect()
         })
         .collect();
+    let block = if paste == "PASTE_VALUES" { values_only(ss, si, block) } else { block };
     let block = if transpose {
         let h = src.cols() as usize;
         let w = src.rows() as usize;
@@ -1458,6 +1476,7 @@ fn cut_paste(ss: &mut Spreadsheet, r: &Json) -> Step {
             })
             .collect()
     };
+    let block = if paste == "PASTE_VALUES" { values_only(ss, si, block) } else { block };
     let s = ss.sheet_mut(di);
     for (i, row) in block.iter().enumerate() {
         for (j, cell) in row.iter().enumerate() {

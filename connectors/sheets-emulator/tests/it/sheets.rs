@@ -674,3 +674,19 @@ fn generated_requests_are_answered_never_dropped() {
     let whole = get(&emulator, &format!("/v4/spreadsheets/{id}?includeGridData=true"), &token);
     assert_eq!(whole.status, 200);
 }
+
+#[test]
+fn paste_values_pastes_what_formulas_show() {
+    let (emulator, token, id) = setup(roomy());
+    emulator.with_sheets(|s| {
+        s.set_values(&id, "Sheet1!A1", vec![vec![json!(2), json!("=A1*21")]]).expect("seed")
+    });
+    let paste = json!({"requests": [{"copyPaste": {
+        "source": {"sheetId": 0, "startRowIndex": 0, "endRowIndex": 1, "startColumnIndex": 0, "endColumnIndex": 2},
+        "destination": {"sheetId": 0, "startRowIndex": 1, "endRowIndex": 2, "startColumnIndex": 0, "endColumnIndex": 2},
+        "pasteType": "PASTE_VALUES"
+    }}]});
+    assert_eq!(post(&emulator, &format!("/v4/spreadsheets/{id}:batchUpdate"), &token, &paste).status, 200);
+    let url = format!("{}?valueRenderOption=FORMULA", values_url(&id, "Sheet1!A2:B2"));
+    assert_eq!(get(&emulator, &url, &token).json()["values"], json!([[2, 42]]));
+}
