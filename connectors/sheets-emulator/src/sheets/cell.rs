@@ -629,7 +629,17 @@ pub fn extended_value(value: &Value) -> Option<Json> {
             map.insert("boolValue".into(), Json::Bool(*b));
         }
         Value::Error(e) => {
-            map.insert("errorValue".into(), json!({"type": "ERROR", "message": e.to_string()}));
+            let kind = match &**e {
+                "#DIV/0!" => "DIVIDE_BY_ZERO",
+                "#VALUE!" => "VALUE",
+                "#REF!" => "REF",
+                "#NAME?" => "NAME",
+                "#NUM!" => "NUM",
+                "#N/A" => "N_A",
+                "#NULL!" => "NULL_VALUE",
+                _ => "ERROR",
+            };
+            map.insert("errorValue".into(), json!({"type": kind, "message": e.to_string()}));
         }
     }
     Some(Json::Object(map))
