@@ -20,6 +20,7 @@ pub mod change;
 pub mod contract;
 pub mod convert;
 pub mod error;
+pub mod layout;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;

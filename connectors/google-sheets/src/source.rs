@@ -1,9 +1,12 @@
 //! Reading a tab as rows of a table: one metadata read, one `values.batchGet`.
 
 use reqwest::Method;
+use sheetbridge_core::layout;
 use sheetbridge_core::{
     CellProblem, Column, Error, ErrorKind, Problems, RowSink, Source, TableSchema, Value,
 };
+
+pub use sheetbridge_core::layout::SheetLayout;
 
 use crate::a1;
 use crate::client::{Call, SheetsClient};
@@ -12,26 +15,6 @@ use crate::meta::{SpreadsheetInfo, TabInfo};
 use crate::quota::Class;
 use crate::sheet_ref::SheetRef;
 use crate::wire::{BatchGetResponse, WireCell};
-
-/// How a tab's columns line up with a table's: the same rules as the xlsx
-/// connector's. The header is the first row holding anything; names match
-/// exactly first, then ignoring case and surrounding blanks where that is
-/// unambiguous; columns may be in any order; duplicate names and blank header
-/// cells between names are errors.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SheetLayout {
-    /// Schema indices of the columns the tab supplies, ascending: the values
-    /// of every row passed to the sink are these columns, in this order.
-    pub columns: Vec<usize>,
-    /// Header names that match no column of the schema (their cells are not read).
-    pub unknown: Vec<String>,
-    /// Schema columns the tab has no header for.
-    pub missing: Vec<String>,
-    /// The header's row number (1-based, as the sheet shows it).
-    pub header_row: u32,
-    /// Per entry of `columns`: the zero-based tab column it is read from.
-    pub sheet_columns: Vec<u32>,
-}
 
 /// What a read found besides the rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -156,7 +139,9 @@ impl TabSource {
         format!("`{}`", self.location())
     }
 
-    /// Matches the header row's names to `schema`'s columns.
+    /// Matches the header row's names to `schema`'s columns, by the rules
+    /// every connector shares ([`sheetbridge_core::layout`]). The header is
+    /// the first row holding anything.
     pub fn layout(&self, schema: &TableSchema) -> Result<SheetLayout, Error> {
         let at = self.at();
         let Some((header_row, row)) =
@@ -171,88 +156,7 @@ impl TabSource {
             .filter(|(_, c)| !is_blank(c))
             .map(|(i, c)| (i as u32, header_text(c)))
             .collect();
-        for pair in header.windows(2) {
-            if pair[1].0 != pair[0].0 + 1 {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!(
-                        "{at}: header cell {} is blank but {} (`{}`) follows it; name the column or delete it",
-                        a1::cell(header_row, pair[0].0 + 1),
-                        a1::cell(header_row, pair[1].0),
-                        pair[1].1
-                    ),
-                ));
-            }
-        }
-        let refs = |c: u32| a1::cell(header_row, c);
-        let mut matched: Vec<Option<usize>> = vec![None; schema.columns.len()];
-        let mut header_match: Vec<Option<usize>> = vec![None; header.len()];
-        for (h, (c, name)) in header.iter().enumerate() {
-            if let Some(dup) = header[..h].iter().find(|(_, n)| n == name) {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("{at}: header cells {} and {} are both named `{name}`", refs(dup.0), refs(*c)),
-                ));
-            }
-            if let Some((i, _)) = schema.column(name) {
-                matched[i] = Some(h);
-                header_match[h] = Some(i);
-            }
-        }
-        let fold = |s: &str| s.trim().to_lowercase();
-        for h in 0..header.len() {
-            if header_match[h].is_some() {
-                continue;
-            }
-            let key = fold(&header[h].1);
-            let candidates: Vec<usize> = schema
-                .columns
-                .iter()
-                .enumerate()
-                .filter(|(i, col)| matched[*i].is_none() && fold(&col.name) == key)
-                .map(|(i, _)| i)
-                .collect();
-            if let [i] = candidates.as_slice() {
-                if let Some(o) = (0..header.len())
-                    .find(|&o| o != h && header_match[o].is_none() && fold(&header[o].1) == key)
-                {
-                    let (a, b) = (h.min(o), h.max(o));
-                    return Err(Error::new(
-                        ErrorKind::InvalidInput,
-                        format!(
-                            "{at}: header cells {} (`{}`) and {} (`{}`) both match column `{}`; rename one",
-                            refs(header[a].0),
-                            header[a].1,
-                            refs(header[b].0),
-                            header[b].1,
-                            schema.columns[*i].name
-                        ),
-                    ));
-                }
-                matched[*i] = Some(h);
-                header_match[h] = Some(*i);
-            }
-        }
-        let columns: Vec<usize> = (0..schema.columns.len()).filter(|&i| matched[i].is_some()).collect();
-        let sheet_columns = columns.iter().filter_map(|&i| matched[i].map(|h| header[h].0)).collect();
-        Ok(SheetLayout {
-            columns,
-            unknown: header
-                .iter()
-                .zip(&header_match)
-                .filter(|(_, m)| m.is_none())
-                .map(|((_, n), _)| n.clone())
-                .collect(),
-            missing: schema
-                .columns
-                .iter()
-                .zip(&matched)
-                .filter(|(_, m)| m.is_none())
-                .map(|(c, _)| c.name.clone())
-                .collect(),
-            header_row: header_row + 1,
-            sheet_columns,
-        })
+        layout::match_header(&at, header_row, &header, schema)
     }
 
     /// Converts the data rows below the header and hands them to `sink` as

@@ -5,8 +5,8 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use calamine::{DataRef, Reader, Xlsx};
-use sheetbridge_core::a1;
 use sheetbridge_core::convert::{number_text, SerialEpoch};
+use sheetbridge_core::{a1, layout};
 use sheetbridge_core::{CellProblem, Error, ErrorKind, Problems, RowSink, Source, TableSchema, Value};
 
 use crate::config::ReadLimits;
@@ -190,7 +190,8 @@ impl XlsxSource {
     }
 
     /// Reads the header row (the first row holding anything) and matches its
-    /// names to `schema`'s columns: exactly first, then ignoring case and
+    /// names to `schema`'s columns by the rules every connector shares
+    /// ([`sheetbridge_core::layout`]): exactly first, then ignoring case and
     /// surrounding blanks where that is unambiguous. Columns may be in any
     /// order; duplicate names and blank header cells between names are errors.
     pub fn layout(&mut self, schema: &TableSchema) -> Result<SheetLayout, Error> {
@@ -228,96 +229,18 @@ impl XlsxSource {
             return Err(Error::new(ErrorKind::InvalidInput, format!("{at} is empty: it has no header row")));
         };
         header.sort_by_key(|(c, _)| *c);
+        let shared = layout::match_header(&at, header_row, &header, schema)?;
         let first_col = header[0].0;
         let last_col = header[header.len() - 1].0;
-        for pair in header.windows(2) {
-            if pair[1].0 != pair[0].0 + 1 {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!(
-                        "{at}: header cell {} is blank but {} (`{}`) follows it; name the column or delete it",
-                        a1::cell(header_row, pair[0].0 + 1),
-                        a1::cell(header_row, pair[1].0),
-                        pair[1].1
-                    ),
-                ));
-            }
-        }
-        let refs = |c: u32| a1::cell(header_row, c);
-
-        // Which header cell each schema column matched.
-        let mut matched: Vec<Option<usize>> = vec![None; schema.columns.len()];
-        let mut header_match: Vec<Option<usize>> = vec![None; header.len()];
-        for (h, (c, name)) in header.iter().enumerate() {
-            if let Some(dup) = header[..h].iter().find(|(_, n)| n == name) {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("{at}: header cells {} and {} are both named `{name}`", refs(dup.0), refs(*c)),
-                ));
-            }
-            if let Some((i, _)) = schema.column(name) {
-                matched[i] = Some(h);
-                header_match[h] = Some(i);
-            }
-        }
-        let fold = |s: &str| s.trim().to_lowercase();
-        for h in 0..header.len() {
-            if header_match[h].is_some() {
-                continue;
-            }
-            let key = fold(&header[h].1);
-            let candidates: Vec<usize> = schema
-                .columns
-                .iter()
-                .enumerate()
-                .filter(|(i, col)| matched[*i].is_none() && fold(&col.name) == key)
-                .map(|(i, _)| i)
-                .collect();
-            if let [i] = candidates.as_slice() {
-                let rivals: Vec<usize> = (0..header.len())
-                    .filter(|&o| o != h && header_match[o].is_none() && fold(&header[o].1) == key)
-                    .collect();
-                if let Some(&o) = rivals.first() {
-                    return Err(Error::new(
-                        ErrorKind::InvalidInput,
-                        format!(
-                            "{at}: header cells {} (`{}`) and {} (`{}`) both match column `{}`; rename one",
-                            refs(header[h.min(o)].0),
-                            header[h.min(o)].1,
-                            refs(header[h.max(o)].0),
-                            header[h.max(o)].1,
-                            schema.columns[*i].name
-                        ),
-                    ));
-                }
-                matched[*i] = Some(h);
-                header_match[h] = Some(*i);
-            }
-        }
-
-        let columns: Vec<usize> = (0..schema.columns.len()).filter(|&i| matched[i].is_some()).collect();
         let mut slots = vec![None; (last_col - first_col + 1) as usize];
-        for (slot, &i) in columns.iter().enumerate() {
-            if let Some(h) = matched[i] {
-                slots[(header[h].0 - first_col) as usize] = Some(slot);
-            }
+        for (slot, &c) in shared.sheet_columns.iter().enumerate() {
+            slots[(c - first_col) as usize] = Some(slot);
         }
         Ok(SheetLayout {
-            columns,
-            unknown: header
-                .iter()
-                .zip(&header_match)
-                .filter(|(_, m)| m.is_none())
-                .map(|((_, n), _)| n.clone())
-                .collect(),
-            missing: schema
-                .columns
-                .iter()
-                .zip(&matched)
-                .filter(|(_, m)| m.is_none())
-                .map(|(c, _)| c.name.clone())
-                .collect(),
-            header_row: header_row + 1,
+            columns: shared.columns,
+            unknown: shared.unknown,
+            missing: shared.missing,
+            header_row: shared.header_row,
             first_col,
             last_col,
             slots,
