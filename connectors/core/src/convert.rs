@@ -577,6 +577,66 @@ fn is_uuid(t: &str) -> bool {
         && (t.len() == 32 || [8, 13, 18, 23].iter().all(|&i| t.as_bytes().get(i) == Some(&b'-')))
 }
 
+/// Whether an empty text cell is a value of a column of type `ty` (`""`)
+/// rather than no value (NULL). Only text-like types can hold an empty
+/// string; in any other column an empty or blank text cell is NULL.
+pub fn keeps_empty_text(ty: &ColumnType) -> bool {
+    matches!(ty, ColumnType::Text | ColumnType::Other)
+}
+
+/// `v` as Postgres prints it in a column of type `ty`: a `numeric(p, s)`
+/// value with exactly `s` decimals (`1.5` → `1.50`); any other value as it is.
+pub fn canonical(ty: &ColumnType, v: Value) -> Value {
+    match (ty, v) {
+        (ColumnType::Numeric { scale: Some(scale), .. }, Value::Numeric(mut s)) => {
+            pad_scale(&mut s, *scale as usize);
+            Value::Numeric(s)
+        }
+        (_, v) => v,
+    }
+}
+
+fn pad_scale(s: &mut String, scale: usize) {
+    if scale == 0 || !s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
+        return;
+    }
+    let decimals = match s.find('.') {
+        Some(i) => s.len() - i - 1,
+        None => {
+            s.push('.');
+            0
+        }
+    };
+    for _ in decimals..scale {
+        s.push('0');
+    }
+}
+
+/// `f` to the 15 significant digits a spreadsheet keeps and shows. A sheet
+/// holds the double nearest to what was typed, and a formula's result as
+/// the arithmetic left it (0.1 + 0.2 is 0.30000000000000004, shown as 0.3);
+/// a numeric column takes the number the sheet shows.
+pub fn fifteen_digits(f: f64) -> f64 {
+    match significant_digits(f) {
+        Some((digits, _)) if digits > 15 => format!("{f:.14e}").parse().unwrap_or(f),
+        _ => f,
+    }
+}
+
+/// The number of significant digits of `f`'s shortest decimal form, and its
+/// decimal exponent (`45306.57` → (7, 4)); `None` for NaN and the infinities.
+pub fn significant_digits(f: f64) -> Option<(u32, i32)> {
+    use std::io::Write as _;
+    let mut buf = [0u8; 40];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    write!(cursor, "{f:e}").ok()?;
+    let len = cursor.position() as usize;
+    let text = std::str::from_utf8(&buf[..len]).ok()?;
+    let (mantissa, exponent) = text.split_once('e')?;
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit).count() as u32;
+    Some((digits, exponent.parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,6 +682,41 @@ mod tests {
             from_number(&num(Some(12), Some(2)), 19.99, SerialEpoch::Excel1900),
             Ok(Value::Numeric("19.99".into()))
         );
+    }
+
+    #[test]
+    fn numerics_get_their_scale_and_sheets_their_fifteen_digits() {
+        assert_eq!(
+            canonical(&num(Some(12), Some(2)), Value::Numeric("1.5".into())),
+            Value::Numeric("1.50".into())
+        );
+        assert_eq!(
+            canonical(&num(Some(12), Some(2)), Value::Numeric("-7".into())),
+            Value::Numeric("-7.00".into())
+        );
+        assert_eq!(
+            canonical(&num(Some(12), Some(2)), Value::Numeric("NaN".into())),
+            Value::Numeric("NaN".into())
+        );
+        assert_eq!(canonical(&num(None, None), Value::Numeric("1.5".into())), Value::Numeric("1.5".into()));
+        assert_eq!(fifteen_digits(0.1 + 0.2), 0.3);
+        assert_eq!(fifteen_digits(45306.5732638889), 45306.5732638889);
+        assert!(fifteen_digits(f64::NAN).is_nan());
+        assert_eq!(significant_digits(45306.57), Some((7, 4)));
+        assert_eq!(significant_digits(f64::INFINITY), None);
+        assert!(keeps_empty_text(&ColumnType::Text) && keeps_empty_text(&ColumnType::Other));
+        assert!(!keeps_empty_text(&ColumnType::Json) && !keeps_empty_text(&ColumnType::Int32));
+    }
+
+    proptest::proptest! {
+        /// Rounding only doubles of more than 15 digits is rounding them all:
+        /// a double of at most 15 digits is the nearest to its 15-digit form.
+        #[test]
+        fn fifteen_digits_is_rounding_every_double_to_15_digits(bits in proptest::num::u64::ANY) {
+            let f = f64::from_bits(bits);
+            let all: f64 = format!("{f:.14e}").parse().unwrap_or(f);
+            proptest::prop_assert!(fifteen_digits(f).to_bits() == all.to_bits() || f.is_nan());
+        }
     }
 
     proptest::proptest! {

@@ -27,6 +27,7 @@
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
+use sheetbridge_core::convert::keeps_empty_text;
 use sheetbridge_core::{
     ApplyOptions, ApplyReport, ChangeSet, Column, Conflict, Error, ErrorKind, Key, OnConflict, TableSchema,
     Target, Value,
@@ -34,7 +35,7 @@ use sheetbridge_core::{
 
 use crate::a1;
 use crate::client::SheetsClient;
-use crate::convert::{cell_to_value, keeps_empty_text, value_to_cell, Out};
+use crate::convert::{cell_to_value, value_to_cell, Out};
 use crate::limits;
 use crate::sheet_ref::SheetRef;
 use crate::source::{is_blank, SheetLayout, TabSource};

@@ -28,8 +28,8 @@
 
 use chrono::{DateTime, LocalResult, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 use sheetbridge_core::convert::{
-    self, date_text, datetime_to_serial, from_bool, from_number, parse_text, serial_to_datetime,
-    timestamp_text, timestamptz_text, Reason, SerialEpoch,
+    self, canonical, date_text, datetime_to_serial, fifteen_digits, from_bool, from_number, keeps_empty_text,
+    parse_text, serial_to_datetime, timestamp_text, timestamptz_text, Reason, SerialEpoch,
 };
 use sheetbridge_core::{ColumnType, Value};
 
@@ -98,12 +98,6 @@ impl Zone {
     }
 }
 
-/// Whether an empty text cell can be a value of the column (`""`) rather
-/// than no value (NULL).
-pub(crate) fn keeps_empty_text(ty: &ColumnType) -> bool {
-    matches!(ty, ColumnType::Text | ColumnType::Other)
-}
-
 /// The cell as messages show it: text quoted, numbers plain.
 pub(crate) fn shown(cell: &WireCell) -> String {
     match cell {
@@ -149,33 +143,6 @@ pub(crate) fn cell_to_value(ty: &ColumnType, cell: &WireCell, zone: &Zone) -> Re
 /// Google's error values as `UNFORMATTED_VALUE` shows them.
 fn is_error_text(s: &str) -> bool {
     matches!(s, "#N/A" | "#DIV/0!" | "#VALUE!" | "#REF!" | "#NAME?" | "#NUM!" | "#NULL!" | "#ERROR!")
-}
-
-fn fifteen_digits(f: f64) -> f64 {
-    format!("{f:.14e}").parse().unwrap_or(f)
-}
-
-/// Postgres prints `numeric(p, s)` values with exactly `s` decimals.
-fn canonical(ty: &ColumnType, v: Value) -> Value {
-    match (ty, v) {
-        (ColumnType::Numeric { scale: Some(scale), .. }, Value::Numeric(mut s)) => {
-            let scale = *scale as usize;
-            if scale > 0 && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
-                let decimals = match s.find('.') {
-                    Some(i) => s.len() - i - 1,
-                    None => {
-                        s.push('.');
-                        0
-                    }
-                };
-                for _ in decimals..scale {
-                    s.push('0');
-                }
-            }
-            Value::Numeric(s)
-        }
-        (_, v) => v,
-    }
 }
 
 /// What a cell is written as.

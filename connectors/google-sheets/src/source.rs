@@ -1,6 +1,7 @@
 //! Reading a tab as rows of a table: one metadata read, one `values.batchGet`.
 
 use reqwest::Method;
+use sheetbridge_core::convert::keeps_empty_text;
 use sheetbridge_core::layout;
 use sheetbridge_core::{
     CellProblem, Column, Error, ErrorKind, Problems, RowSink, Source, TableSchema, Value,
@@ -10,7 +11,7 @@ pub use sheetbridge_core::layout::SheetLayout;
 
 use crate::a1;
 use crate::client::{Call, SheetsClient};
-use crate::convert::{cell_to_value, keeps_empty_text, shown, Zone, EMPTY_TEXT_FORMULA};
+use crate::convert::{cell_to_value, shown, Zone, EMPTY_TEXT_FORMULA};
 use crate::meta::{SpreadsheetInfo, TabInfo};
 use crate::quota::Class;
 use crate::sheet_ref::SheetRef;

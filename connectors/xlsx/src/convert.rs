@@ -10,8 +10,8 @@
 
 use chrono::{NaiveTime, Timelike};
 use sheetbridge_core::convert::{
-    self, date_text, datetime_to_serial, from_bool, from_number, parse_text, timestamp_text,
-    timestamptz_text, Reason, SerialEpoch,
+    self, canonical, date_text, datetime_to_serial, fifteen_digits, from_bool, from_number, keeps_empty_text,
+    parse_text, significant_digits, timestamp_text, timestamptz_text, Reason, SerialEpoch,
 };
 use sheetbridge_core::{ColumnType, Value};
 
@@ -41,13 +41,6 @@ impl Raw<'_> {
             Raw::Error(e) => (*e).to_owned(),
         }
     }
-}
-
-/// Whether an empty text cell is a value of the column (`""`) rather than
-/// no value (NULL). Only text-like types can hold an empty string; in any
-/// other column an empty or blank text cell is NULL.
-fn keeps_empty_text(ty: &ColumnType) -> bool {
-    matches!(ty, ColumnType::Text | ColumnType::Other)
 }
 
 /// The value of `raw` in a column of type `ty`, in a workbook using `epoch`.
@@ -113,20 +106,6 @@ fn snap_serial(f: f64) -> f64 {
     f
 }
 
-/// The number of significant digits of `f`'s shortest decimal form, and its
-/// decimal exponent (`45306.57` → (7, 4)).
-fn significant_digits(f: f64) -> Option<(u32, i32)> {
-    use std::io::Write as _;
-    let mut buf = [0u8; 40];
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    write!(cursor, "{f:e}").ok()?;
-    let len = cursor.position() as usize;
-    let text = std::str::from_utf8(&buf[..len]).ok()?;
-    let (mantissa, exponent) = text.split_once('e')?;
-    let digits = mantissa.bytes().filter(u8::is_ascii_digit).count() as u32;
-    Some((digits, exponent.parse().ok()?))
-}
-
 /// The common case of a number in a `numeric(p, s)` column, without
 /// formatting the double: `f` is exactly the double nearest to `units / 10^s`
 /// for a whole `units` of at most 15 digits, so that decimal is the number
@@ -165,44 +144,6 @@ fn scaled_decimal(f: f64, scale: u32, precision: Option<u32>) -> Option<String> 
         out.push_str(&digits[int_digits..]);
     }
     Some(out)
-}
-
-/// `f` to the 15 significant digits Excel keeps and shows. Other programs
-/// write the double nearest to what was typed with up to 17 digits
-/// (a formula giving 0.1 + 0.2 holds 0.30000000000000004); a numeric column takes
-/// the number the sheet shows.
-fn fifteen_digits(f: f64) -> f64 {
-    match significant_digits(f) {
-        Some((digits, _)) if digits > 15 => format!("{f:.14e}").parse().unwrap_or(f),
-        _ => f,
-    }
-}
-
-/// Postgres prints `numeric(p, s)` values with exactly `s` decimals.
-fn canonical(ty: &ColumnType, v: Value) -> Value {
-    match (ty, v) {
-        (ColumnType::Numeric { scale: Some(scale), .. }, Value::Numeric(mut s)) => {
-            pad_scale(&mut s, *scale as usize);
-            Value::Numeric(s)
-        }
-        (_, v) => v,
-    }
-}
-
-fn pad_scale(s: &mut String, scale: usize) {
-    if scale == 0 || !s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
-        return;
-    }
-    let decimals = match s.find('.') {
-        Some(i) => s.len() - i - 1,
-        None => {
-            s.push('.');
-            0
-        }
-    };
-    for _ in decimals..scale {
-        s.push('0');
-    }
 }
 
 /// What the writer puts in a cell for one value.
