@@ -29,6 +29,7 @@
 //! - With [`ApplyOptions::dry_run`] it MUST compute the same report and write
 //!   nothing.
 
+use std::fmt;
 use std::future::Future;
 
 use crate::{ChangeSet, Error, Key, TableSchema, Value};
@@ -103,4 +104,16 @@ pub struct Conflict {
     pub expected: Value,
     /// The value found now (`Null` with `column: None` when the row is gone).
     pub found: Value,
+}
+
+/// `` key 7 column `qty`: read 3, now 4 ``, or `key 7: the row is gone`.
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(col) => {
+                write!(f, "key {} column `{col}`: read {}, now {}", self.key, self.expected, self.found)
+            }
+            None => write!(f, "key {}: the row is gone", self.key),
+        }
+    }
 }

@@ -1,7 +1,13 @@
 //! Errors with a kind a caller can act on.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
+
+use crate::Conflict;
+
+/// Conflicts listed one a line by [`Error::conflicts`]; more are counted.
+pub const LISTED_CONFLICTS: usize = 20;
 
 /// What went wrong, as far as deciding what to do next is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +64,30 @@ impl Error {
     /// A conversion error carrying every bad cell of an input.
     pub fn conversion(what: impl Into<String>, problems: Vec<CellProblem>) -> Self {
         Error { kind: ErrorKind::Conversion, message: what.into(), problems, source: None }
+    }
+
+    /// The [`ErrorKind::Conflict`] error of a guarded apply that found rows
+    /// changed since they were read and so wrote nothing, headed by `what`
+    /// (`` apply to `shop.orders` ``): how many rows, then the first
+    /// [`LISTED_CONFLICTS`] changes one a line, the rest counted.
+    pub fn conflicts(what: &str, conflicts: &[Conflict]) -> Self {
+        let rows: HashSet<_> = conflicts.iter().map(|c| &c.key).collect();
+        let mut message = format!(
+            "{what}: {} row{} changed since {} read, nothing was written",
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" },
+            if rows.len() == 1 { "it was" } else { "they were" },
+        );
+        if conflicts.len() > LISTED_CONFLICTS {
+            message.push_str(&format!(
+                " (the first {LISTED_CONFLICTS} of {} changes are listed)",
+                conflicts.len()
+            ));
+        }
+        for c in conflicts.iter().take(LISTED_CONFLICTS) {
+            message.push_str(&format!("\n  {c}"));
+        }
+        Error::new(ErrorKind::Conflict, message)
     }
 
     pub fn kind(&self) -> &ErrorKind {
@@ -161,6 +191,39 @@ impl Problems {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Key, Value};
+
+    #[test]
+    fn conflicts_count_rows_and_list_changes() {
+        let moved = |k: i64, col: &str| Conflict {
+            key: Key(vec![Value::Int(k)]),
+            column: Some(col.into()),
+            expected: Value::Int(3),
+            found: Value::Int(4),
+        };
+        let gone = Conflict {
+            key: Key(vec![Value::Int(9)]),
+            column: None,
+            expected: Value::Null,
+            found: Value::Null,
+        };
+        let e = Error::conflicts("apply to `shop.orders`", &[moved(7, "qty"), moved(7, "price"), gone]);
+        assert_eq!(e.kind(), &ErrorKind::Conflict);
+        assert_eq!(
+            e.to_string(),
+            "apply to `shop.orders`: 2 rows changed since they were read, nothing was written\n  \
+             key 7 column `qty`: read 3, now 4\n  key 7 column `price`: read 3, now 4\n  key 9: the row is gone"
+        );
+        let many: Vec<Conflict> = (0..25).map(|k| moved(k, "qty")).collect();
+        let e = Error::conflicts("apply to `t`", &many);
+        assert!(e.to_string().starts_with(
+            "apply to `t`: 25 rows changed since they were read, nothing was written \
+             (the first 20 of 25 changes are listed)\n"
+        ));
+        assert_eq!(e.to_string().lines().count(), 21);
+        let one = Error::conflicts("apply to `t`", &[moved(1, "qty")]);
+        assert!(one.to_string().starts_with("apply to `t`: 1 row changed since it was read,"), "{one}");
+    }
 
     #[test]
     fn problems_render_with_cell_column_and_type() {

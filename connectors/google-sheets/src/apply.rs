@@ -42,9 +42,6 @@ use crate::source::{is_blank, SheetLayout, TabSource};
 use crate::target::{batch_update, empty_text_bodies, values_update};
 use crate::wire::{self, Request, WireCell};
 
-/// Conflicts listed in an error message; the rest are counted.
-const LISTED_CONFLICTS: usize = 20;
-
 /// A tab that change sets are applied to, its rows matched by key.
 #[derive(Debug, Clone)]
 pub struct TabTarget {
@@ -142,7 +139,7 @@ impl Target for TabTarget {
         }
         let plan = plan(schema, changes, &current, &at)?;
         if !plan.conflicts.is_empty() && options.on_conflict == OnConflict::Abort {
-            return Err(conflict_error(&at, &plan.conflicts));
+            return Err(Error::conflicts(&format!("apply to {at}"), &plan.conflicts));
         }
         let report = ApplyReport {
             inserted: plan.inserts.len() as u64,
@@ -543,26 +540,4 @@ fn pack(items: Vec<Vec<u8>>, head: &[u8], max: usize) -> Vec<Bytes> {
         out.push(Bytes::from(body));
     }
     out
-}
-
-fn conflict_error(at: &str, conflicts: &[Conflict]) -> Error {
-    let rows: HashSet<&Key> = conflicts.iter().map(|c| &c.key).collect();
-    let mut message = format!(
-        "apply to {at}: {} row{} changed since {} read, nothing was written",
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" },
-        if rows.len() == 1 { "it was" } else { "they were" },
-    );
-    if conflicts.len() > LISTED_CONFLICTS {
-        message
-            .push_str(&format!(" (the first {LISTED_CONFLICTS} of {} changes are listed)", conflicts.len()));
-    }
-    for c in conflicts.iter().take(LISTED_CONFLICTS) {
-        match &c.column {
-            Some(col) => message
-                .push_str(&format!("\n  key {} column `{col}`: read {}, now {}", c.key, c.expected, c.found)),
-            None => message.push_str(&format!("\n  key {}: the row is gone", c.key)),
-        }
-    }
-    Error::new(ErrorKind::Conflict, message)
 }

@@ -33,9 +33,6 @@ use crate::error::Context;
 use crate::introspect::ColInfo;
 use crate::source::{unknown_list, PgTable};
 
-/// Conflicts listed in an error message; the rest are counted.
-const LISTED_CONFLICTS: usize = 20;
-
 /// One column of the schema being applied, with what the catalog says.
 #[derive(Clone)]
 pub(crate) struct Col {
@@ -188,29 +185,7 @@ fn key_defs(cols: &[Col], key_idx: &[usize]) -> Vec<(String, &'static str)> {
 
 /// The conflicts as an error: the first ones listed, the rest counted.
 pub(crate) fn conflict_error(table: &str, conflicts: &[Conflict]) -> Error {
-    let rows: std::collections::HashSet<&Key> = conflicts.iter().map(|c| &c.key).collect();
-    let mut message = format!(
-        "apply to `{table}`: {} row{} changed since {} read, nothing was written",
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" },
-        if rows.len() == 1 { "it was" } else { "they were" },
-    );
-    if conflicts.len() > LISTED_CONFLICTS {
-        message
-            .push_str(&format!(" (the first {LISTED_CONFLICTS} of {} changes are listed)", conflicts.len()));
-    }
-    for c in conflicts.iter().take(LISTED_CONFLICTS) {
-        message.push_str("\n  ");
-        message.push_str(&describe_conflict(c));
-    }
-    Error::new(ErrorKind::Conflict, message)
-}
-
-pub(crate) fn describe_conflict(c: &Conflict) -> String {
-    match &c.column {
-        Some(col) => format!("key {} column `{col}`: read {}, now {}", c.key, c.expected, c.found),
-        None => format!("key {}: the row is gone", c.key),
-    }
+    Error::conflicts(&format!("apply to `{table}`"), conflicts)
 }
 
 impl Target for PgTable<'_> {
