@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use sheetbridge_google_sheets::auth::{Credentials, TokenSource};
 use sheetbridge_google_sheets::Endpoints;
 use sheetbridge_sheets_emulator::oauth::Client;
-use sheetbridge_sheets_emulator::{Emulator, Options};
+use sheetbridge_sheets_emulator::testing as emulator_testing;
+use sheetbridge_sheets_emulator::Emulator;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/spreadsheets";
 const CLIENT_ID: &str = "123-desktop.apps.googleusercontent.com";
@@ -19,18 +20,14 @@ const CLIENT_SECRET: &str = "GOCSPX-cl1ent-s3cret-value";
 
 /// An emulator with a Desktop-app client (PKCE required) and ada@ as the user who signs in.
 fn emulator(auto_approve: bool, testing: bool) -> Emulator {
-    let emulator =
-        Emulator::start(Options { auto_approve, ..Options::default() }).expect("the emulator starts");
-    emulator.with_oauth(|o| {
-        let mut client = Client::installed(CLIENT_ID, CLIENT_SECRET);
-        client.app_name = "sheetbridge (ledger)".into();
-        client.project = "ledger-prod".into();
-        client.require_pkce = true;
-        client.testing = testing;
-        o.register_client(client);
-        o.set_login_email("ada@example.com");
-    });
-    emulator
+    let client = Client {
+        app_name: "sheetbridge (ledger)".into(),
+        project: "ledger-prod".into(),
+        require_pkce: true,
+        testing,
+        ..Client::installed(CLIENT_ID, CLIENT_SECRET)
+    };
+    emulator_testing::oauth_emulator(auto_approve, client, "ada@example.com")
 }
 
 /// A private folder for one test's config and token file.
@@ -572,29 +569,14 @@ fn a_testing_apps_sign_in_is_warned_about_as_its_seven_days_end() {
     assert!(err.contains("the OAuth app is in testing, whose grants last 7 days"), "{err}");
 }
 
-/// A 2048-bit RSA key in PKCS#8 PEM, made by the openssl command.
-fn rsa_key_pem() -> String {
-    let out = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
-        .output()
-        .expect("running openssl (install the openssl package)");
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("PEM is ASCII")
-}
-
 #[test]
 fn a_service_account_key_is_checked_stored_and_its_sharing_explained() {
     let emulator = emulator(true, false);
     let home = Home::new();
-    let pem = rsa_key_pem();
+    let pem = emulator_testing::rsa_key_pem();
     let email = "sync@ledger-prod.iam.gserviceaccount.com";
-    let key = serde_json::json!({
-        "type": "service_account", "project_id": "ledger-prod", "private_key_id": "0123abcd",
-        "private_key": pem, "client_email": email, "client_id": "100000000000000000001",
-        "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": "https://oauth2.googleapis.com/token",
-    })
-    .to_string();
-    let key_file = home.path("ledger-prod-0123abcd.json");
+    let key = emulator_testing::service_account_key(email, "ledger-prod");
+    let key_file = home.path(&format!("ledger-prod-{}.json", emulator_testing::KEY_ID));
     std::fs::write(&key_file, &key).expect("write the key");
 
     // Not registered yet: Google refuses, nothing is stored.

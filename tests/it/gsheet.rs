@@ -3,9 +3,8 @@
 //! through the emulator's JWT-bearer token endpoint.
 
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-use sheetbridge_sheets_emulator::{Emulator, Options};
+use sheetbridge_sheets_emulator::{testing, Emulator, Options};
 
 use crate::roundtrip::ALL_TYPES;
 use crate::{dump, fresh_db, load_examples, psql, stderr};
@@ -17,28 +16,10 @@ pub struct Google {
     home: tempfile::TempDir,
 }
 
-/// A 2048-bit RSA key in PKCS#8 PEM, made once per test binary by the openssl command.
-pub fn rsa_key_pem() -> &'static str {
-    static KEY: OnceLock<String> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let out = Command::new("openssl")
-            .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
-            .output()
-            .expect("running openssl (install the openssl package)");
-        assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("PEM is ASCII")
-    })
-}
-
 impl Google {
     pub fn start() -> Google {
         let emulator = Emulator::start(Options::default()).expect("starting the Sheets emulator");
-        let key = serde_json::json!({
-            "type": "service_account", "project_id": "shop-sync", "private_key_id": "5e1f00d",
-            "private_key": rsa_key_pem(), "client_email": "sync@shop-sync.iam.gserviceaccount.com",
-            "client_id": "100000000000000000042", "token_uri": "https://oauth2.googleapis.com/token",
-        })
-        .to_string();
+        let key = testing::service_account_key("sync@shop-sync.iam.gserviceaccount.com", "shop-sync");
         emulator.with_oauth(|o| o.register_service_account(&key)).expect("registering the service account");
         Google { emulator, key, home: tempfile::tempdir().expect("a home folder") }
     }

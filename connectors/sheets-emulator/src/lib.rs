@@ -18,6 +18,8 @@ pub mod faults;
 pub mod oauth;
 mod server;
 pub mod sheets;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};

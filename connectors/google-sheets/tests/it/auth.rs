@@ -1,6 +1,5 @@
 //! Credentials, access tokens and the login flow, against the emulator's OAuth endpoints.
 
-use std::process::Command;
 use std::time::Duration;
 
 use sheetbridge_core::ErrorKind;
@@ -10,7 +9,8 @@ use sheetbridge_google_sheets::auth::{
 };
 use sheetbridge_google_sheets::Endpoints;
 use sheetbridge_sheets_emulator::oauth::Client;
-use sheetbridge_sheets_emulator::{Emulator, Fault, Options, Route};
+use sheetbridge_sheets_emulator::testing as emulator_testing;
+use sheetbridge_sheets_emulator::{Emulator, Fault, Route};
 
 use crate::SCOPE;
 
@@ -18,16 +18,13 @@ const CLIENT_ID: &str = "123-desktop.apps.googleusercontent.com";
 const CLIENT_SECRET: &str = "GOCSPX-client-s3cret";
 
 fn oauth_emulator(testing: bool) -> Emulator {
-    let emulator = Emulator::start(Options { auto_approve: true, ..Options::default() }).expect("start");
-    emulator.with_oauth(|o| {
-        let mut client = Client::installed(CLIENT_ID, CLIENT_SECRET);
-        client.project = "ledger-prod".into();
-        client.testing = testing;
-        client.require_pkce = true;
-        o.register_client(client);
-        o.set_login_email("ada@example.com");
-    });
-    emulator
+    let client = Client {
+        project: "ledger-prod".into(),
+        testing,
+        require_pkce: true,
+        ..Client::installed(CLIENT_ID, CLIENT_SECRET)
+    };
+    emulator_testing::oauth_emulator(true, client, "ada@example.com")
 }
 
 fn oauth_client() -> OAuthClient {
@@ -251,22 +248,12 @@ async fn access_denied_in_the_browser_is_an_error_that_says_so() {
     assert_eq!(e.to_string(), "access was denied in the browser (error=access_denied); nothing was stored");
 }
 
-/// A 2048-bit RSA key in PKCS#8 PEM, made by the openssl command.
-fn rsa_key_pem() -> String {
-    let out = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
-        .output()
-        .expect("running openssl (install the openssl package)");
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("PEM is ASCII")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_account_signs_its_way_to_tokens_and_a_deleted_key_is_explained() {
     let emulator = oauth_emulator(false);
     let key = ServiceAccountKey {
         client_email: "sync@ledger-prod.iam.gserviceaccount.com".into(),
-        private_key: Secret::new(rsa_key_pem()),
+        private_key: Secret::new(emulator_testing::rsa_key_pem()),
         private_key_id: "0123abcd".into(),
         project_id: Some("ledger-prod".into()),
         client_id: None,
@@ -287,7 +274,7 @@ async fn a_service_account_signs_its_way_to_tokens_and_a_deleted_key_is_explaine
 
     // Another key of the same account (the registered one deleted): the signature fails.
     let mut other = key.clone();
-    other.private_key = Secret::new(rsa_key_pem());
+    other.private_key = Secret::new(emulator_testing::new_rsa_key_pem());
     let tokens =
         TokenSource::from_credentials(Credentials::ServiceAccount(other), &endpoints).expect("source");
     let e = tokens.token().await.expect_err("unknown key");

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use sheetbridge_sheets_emulator::oauth::Client;
-use sheetbridge_sheets_emulator::{Emulator, Options};
+use sheetbridge_sheets_emulator::testing::{self, KEY_ID};
+use sheetbridge_sheets_emulator::Emulator;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/spreadsheets";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -80,15 +80,12 @@ fn query_of(location: &str) -> HashMap<String, String> {
 }
 
 fn emulator(auto_approve: bool) -> Emulator {
-    let emulator = Emulator::start(Options { auto_approve, ..Options::default() }).expect("start");
-    emulator.with_oauth(|o| {
-        let mut client = Client::installed("123-app.apps.googleusercontent.com", "GOCSPX-secret");
-        client.app_name = "Ledger Sync".into();
-        client.project = "ledger-prod".into();
-        o.register_client(client);
-        o.set_login_email("ada@example.com");
-    });
-    emulator
+    let client = Client {
+        app_name: "Ledger Sync".into(),
+        project: "ledger-prod".into(),
+        ..Client::installed("123-app.apps.googleusercontent.com", "GOCSPX-secret")
+    };
+    testing::oauth_emulator(auto_approve, client, "ada@example.com")
 }
 
 const REDIRECT: &str = "http://127.0.0.1:53682";
@@ -378,29 +375,6 @@ fn access_tokens_expire_by_the_emulators_clock() {
     assert!(emulator.with_oauth(|o| o.identity_for(&other)).is_none());
 }
 
-/// A 2048-bit RSA key in PKCS#8 PEM, made by the openssl command.
-pub fn rsa_key_pem() -> String {
-    let out = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
-        .output()
-        .expect("running openssl (install the openssl package)");
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("PEM is ASCII")
-}
-
-fn key_json(email: &str, pem: &str) -> String {
-    serde_json::json!({
-        "type": "service_account",
-        "project_id": "ledger-prod",
-        "private_key_id": "k1",
-        "private_key": pem,
-        "client_email": email,
-        "client_id": "100000000000000000001",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    })
-    .to_string()
-}
-
 fn sign(pem: &str, kid: &str, claims: &serde_json::Value) -> String {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = STANDARD.decode(body).expect("base64");
@@ -425,9 +399,10 @@ fn sign(pem: &str, kid: &str, claims: &serde_json::Value) -> String {
 #[test]
 fn a_service_accounts_jwt_is_checked_signature_audience_issuer_and_lifetime() {
     let emulator = emulator(true);
-    let pem = rsa_key_pem();
+    let pem = testing::rsa_key_pem();
     let email = "sync@ledger-prod.iam.gserviceaccount.com";
-    let registered = http(&emulator, "POST", "/__emulator/oauth/service-accounts", &key_json(email, &pem));
+    let key = testing::service_account_key(email, "ledger-prod");
+    let registered = http(&emulator, "POST", "/__emulator/oauth/service-accounts", &key);
     assert_eq!(registered.json()["email"], email, "{}", registered.body);
     let now = chrono::Utc::now().timestamp();
     let aud = format!("{}/token", emulator.base_url());
@@ -441,7 +416,7 @@ fn a_service_accounts_jwt_is_checked_signature_audience_issuer_and_lifetime() {
         )
     };
 
-    let reply = grant(&sign(&pem, "k1", &claims(email, &aud, now, now + 3600)));
+    let reply = grant(&sign(pem, KEY_ID, &claims(email, &aud, now, now + 3600)));
     assert_eq!(reply.status, 200, "{}", reply.body);
     let json = reply.json();
     assert_eq!(json["expires_in"], 3599);
@@ -452,20 +427,20 @@ fn a_service_accounts_jwt_is_checked_signature_audience_issuer_and_lifetime() {
         .expect("live");
     assert_eq!((identity.user.as_str(), identity.project.as_str()), (email, "ledger-prod"));
 
-    let other_key = rsa_key_pem();
-    let forged = grant(&sign(&other_key, "k1", &claims(email, &aud, now, now + 3600)));
+    let other_key = testing::new_rsa_key_pem();
+    let forged = grant(&sign(&other_key, KEY_ID, &claims(email, &aud, now, now + 3600)));
     assert_error(&forged, 400, "invalid_grant", "Invalid JWT Signature.");
-    let stranger = grant(&sign(&pem, "k1", &claims("who@x.iam.gserviceaccount.com", &aud, now, now + 60)));
+    let stranger = grant(&sign(pem, KEY_ID, &claims("who@x.iam.gserviceaccount.com", &aud, now, now + 60)));
     assert_error(&stranger, 400, "invalid_grant", "Invalid grant: account not found");
-    let elsewhere = grant(&sign(&pem, "k1", &claims(email, "https://example.com/token", now, now + 60)));
+    let elsewhere = grant(&sign(pem, KEY_ID, &claims(email, "https://example.com/token", now, now + 60)));
     assert_eq!(elsewhere.json()["error"], "invalid_grant");
     assert!(elsewhere.body.contains("Failed audience check"), "{}", elsewhere.body);
-    let long = grant(&sign(&pem, "k1", &claims(email, &aud, now, now + 7200)));
+    let long = grant(&sign(pem, KEY_ID, &claims(email, &aud, now, now + 7200)));
     assert!(long.body.contains("Token must be a short-lived token (60 minutes)"), "{}", long.body);
-    let stale = grant(&sign(&pem, "k1", &claims(email, &aud, now - 7200, now - 3600)));
+    let stale = grant(&sign(pem, KEY_ID, &claims(email, &aud, now - 7200, now - 3600)));
     assert!(stale.body.contains("Check your iat and exp values"), "{}", stale.body);
     let google_aud =
-        grant(&sign(&pem, "k1", &claims(email, "https://oauth2.googleapis.com/token", now, now + 60)));
+        grant(&sign(pem, KEY_ID, &claims(email, "https://oauth2.googleapis.com/token", now, now + 60)));
     assert_eq!(google_aud.status, 200, "Google's own token URL is accepted too: {}", google_aud.body);
 }
 
