@@ -206,7 +206,7 @@ async fn login(args: LoginArgs, endpoints: &Endpoints) -> anyhow::Result<Code> {
     }
     eprintln!(
         "Waiting up to {} for the browser to come back to {} ...",
-        human(timeout),
+        login::human_duration(timeout),
         pending.redirect_uri()
     );
     let user = pending.finish(timeout).await?;
@@ -492,14 +492,5 @@ fn env_note() {
         if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
             println!("note: {var} is set; sheetbridge uses that credential, not the token file.");
         }
-    }
-}
-
-fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    match (s / 60, s % 60) {
-        (0, s) => format!("{s}s"),
-        (m, 0) => format!("{m}m"),
-        (m, s) => format!("{m}m{s}s"),
     }
 }

@@ -72,20 +72,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Code> {
     set(&schema, &mut bad_rows[6], "status", Value::Text("lost".into()));
     write_rows(&bad, &schema, &bad_rows)?;
     println!("  row 4: quantity \"a dozen\"; row 6: amount 12.345; row 8: status \"lost\"");
-    let import = |from: &Path, dry_run: bool| ImportArgs {
-        db: db(),
-        from: from.display().to_string(),
-        sheet: None,
-        table: "shop.orders".into(),
-        mode: Mode::Upsert,
-        key: Vec::new(),
-        dry_run,
-        yes: false,
-        max_deletes: 10,
-        ignore_unknown: false,
-        show: 20,
-        json: false,
-    };
+    let import =
+        |from: &Path, dry_run: bool| import_args(db(), from.display().to_string(), "shop.orders", dry_run);
     step("Importing it: every mistake is listed and nothing is written");
     match super::import::import(&import(&bad, false)).await {
         Err(e) => print!("{}", indent(&crate::exit::render(&e))),
@@ -117,20 +105,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Code> {
     print!("{}", indent(&super::import::render(&done)));
 
     step("The table now");
-    let now: Vec<Vec<String>> = conn
-        .client()
-        .query(
-            "SELECT id::text, sku, status::text, quantity::text, amount::text, \
-                    coalesce(ship_date::text, ''), coalesce(notes, 'NULL') \
-             FROM shop.orders WHERE id IN (3, 5, 7) OR sku = '00042' ORDER BY orders.id",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|row| (0..row.len()).map(|i| row.get::<_, String>(i)).collect())
-        .collect();
-    let header = ["id", "sku", "status", "quantity", "amount", "ship_date", "notes"];
-    print!("{}", crate::output::table(&header, &now));
+    print_query(
+        &conn,
+        "SELECT id::text, sku, status::text, quantity::text, amount::text, \
+                coalesce(ship_date::text, ''), coalesce(notes, 'NULL') \
+         FROM shop.orders WHERE id IN (3, 5, 7) OR sku = '00042' ORDER BY orders.id",
+        &["id", "sku", "status", "quantity", "amount", "ship_date", "notes"],
+    )
+    .await?;
 
     google_round_trip(&db(), &conn).await?;
 
@@ -197,20 +179,7 @@ async fn google_round_trip(db: &DbArgs, conn: &PgConn) -> anyhow::Result<()> {
     )?;
     println!("  C5: olga.ivanova@example.net   row 7: Ada Lovelace, ada@example.com, GB");
 
-    let import = |dry_run: bool| ImportArgs {
-        db: db.clone(),
-        from: sheet.to_string(),
-        sheet: None,
-        table: "shop.customers".into(),
-        mode: Mode::Upsert,
-        key: Vec::new(),
-        dry_run,
-        yes: false,
-        max_deletes: 10,
-        ignore_unknown: false,
-        show: 20,
-        json: false,
-    };
+    let import = |dry_run: bool| import_args(db.clone(), sheet.to_string(), "shop.customers", dry_run);
     step("Dry run from the tab: the plan, nothing written");
     let plan = super::import::import_with(&import(true), Some(client.clone())).await?;
     print!("{}", indent(&super::import::render(&plan)));
@@ -219,17 +188,47 @@ async fn google_round_trip(db: &DbArgs, conn: &PgConn) -> anyhow::Result<()> {
     let done = super::import::import_with(&import(false), Some(client.clone())).await?;
     print!("{}", indent(&super::import::render(&done)));
 
-    let now: Vec<Vec<String>> = conn
+    step("shop.customers now");
+    print_query(
+        conn,
+        "SELECT id::text, name, coalesce(email, 'NULL'), country FROM shop.customers ORDER BY id",
+        &["id", "name", "email", "country"],
+    )
+    .await?;
+    let stats = client.stats();
+    println!("\n  {} Sheets API calls in all, {} retried", stats.calls, stats.retries);
+    Ok(())
+}
+
+/// The demo's imports: upsert into `table` by its primary key, at most 10
+/// deletes, plans of up to 20 rows.
+fn import_args(db: DbArgs, from: String, table: &str, dry_run: bool) -> ImportArgs {
+    ImportArgs {
+        db,
+        from,
+        sheet: None,
+        table: table.into(),
+        mode: Mode::Upsert,
+        key: Vec::new(),
+        dry_run,
+        yes: false,
+        max_deletes: 10,
+        ignore_unknown: false,
+        show: 20,
+        json: false,
+    }
+}
+
+/// Prints the rows of `sql`, whose columns are all text, as a table under `header`.
+async fn print_query(conn: &PgConn, sql: &str, header: &[&str]) -> anyhow::Result<()> {
+    let rows: Vec<Vec<String>> = conn
         .client()
-        .query("SELECT id::text, name, coalesce(email, 'NULL'), country FROM shop.customers ORDER BY id", &[])
+        .query(sql, &[])
         .await?
         .iter()
         .map(|row| (0..row.len()).map(|i| row.get::<_, String>(i)).collect())
         .collect();
-    step("shop.customers now");
-    print!("{}", crate::output::table(&["id", "name", "email", "country"], &now));
-    let stats = client.stats();
-    println!("\n  {} Sheets API calls in all, {} retried", stats.calls, stats.retries);
+    print!("{}", crate::output::table(header, &rows));
     Ok(())
 }
 

@@ -171,7 +171,7 @@ impl PendingLogin {
                     format!(
                     "no answer from the browser within {}: the login was abandoned and nothing was stored; \
                          run `sheetbridge auth login` again (--timeout SECS gives more time)",
-                    human(timeout)
+                    human_duration(timeout)
                 ),
                 ))
             }
@@ -351,8 +351,8 @@ async fn respond(stream: &mut TcpStream, status: u16, body: &str) {
     let _ = stream.shutdown().await;
 }
 
-/// `5m`, `90s`, `1m30s`.
-fn human(d: Duration) -> String {
+/// A login's timeout as its messages say it: `5m`, `90s`, `1m30s`.
+pub fn human_duration(d: Duration) -> String {
     let s = d.as_secs();
     match (s / 60, s % 60) {
         (0, s) => format!("{s}s"),
