@@ -26,7 +26,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use bytes::Bytes;
 use sheetbridge_core::convert::keeps_empty_text;
 use sheetbridge_core::{
     ApplyOptions, ApplyReport, ChangeSet, Column, Conflict, Error, ErrorKind, Key, OnConflict, TableSchema,
@@ -39,7 +38,7 @@ use crate::convert::{cell_to_value, value_to_cell, Out};
 use crate::limits;
 use crate::sheet_ref::SheetRef;
 use crate::source::{is_blank, SheetLayout, TabSource};
-use crate::target::{batch_update, empty_text_bodies, values_update};
+use crate::target::{batch_update, empty_text_bodies, pack, values_update, write_cell};
 use crate::wire::{self, Request, WireCell};
 
 /// A tab that change sets are applied to, its rows matched by key.
@@ -496,48 +495,12 @@ async fn write(
     Ok(())
 }
 
-/// A value as JSON for a RAW write. NULL clears the cell (`""`), or in a
-/// new row is skipped (`null`).
+/// A value as JSON for a RAW write: as an export writes it, but NULL in a
+/// new row is skipped (`null`) instead of clearing the cell (`""`).
 fn write_value(buf: &mut Vec<u8>, out: &Out<'_>, new_row: bool) {
-    let _ = match out {
-        Out::Blank if new_row => {
-            buf.extend_from_slice(b"null");
-            Ok(())
-        }
-        Out::Blank | Out::EmptyText => {
-            buf.extend_from_slice(b"\"\"");
-            Ok(())
-        }
-        Out::Number(f) => serde_json::to_writer(&mut *buf, f),
-        Out::Bool(b) => {
-            buf.extend_from_slice(if *b { b"true" } else { b"false" });
-            Ok(())
-        }
-        Out::Text(s) => serde_json::to_writer(&mut *buf, s),
-        Out::Owned(s) => serde_json::to_writer(&mut *buf, s),
-    };
-}
-
-/// Packs data items into bodies of at most `max` bytes (an item larger than
-/// that goes alone).
-fn pack(items: Vec<Vec<u8>>, head: &[u8], max: usize) -> Vec<Bytes> {
-    let mut out = Vec::new();
-    let mut body: Vec<u8> = Vec::new();
-    for item in items {
-        if !body.is_empty() && body.len() + item.len() + 3 > max {
-            body.extend_from_slice(b"]}");
-            out.push(Bytes::from(std::mem::take(&mut body)));
-        }
-        if body.is_empty() {
-            body.extend_from_slice(head);
-        } else {
-            body.push(b',');
-        }
-        body.extend_from_slice(&item);
+    if new_row && matches!(out, Out::Blank) {
+        buf.extend_from_slice(b"null");
+    } else {
+        write_cell(buf, out);
     }
-    if !body.is_empty() {
-        body.extend_from_slice(b"]}");
-        out.push(Bytes::from(body));
-    }
-    out
 }

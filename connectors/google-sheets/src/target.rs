@@ -33,7 +33,6 @@
 //! of 10 million cells bounds it.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use bytes::Bytes;
 use reqwest::Method;
@@ -272,7 +271,7 @@ impl RowSink for TabWriter {
 
 /// One cell as JSON: numbers and booleans native, text escaped, NULL as `""`
 /// (which clears the cell: an export is a full rewrite).
-fn write_cell(buf: &mut Vec<u8>, out: &Out<'_>) {
+pub(crate) fn write_cell(buf: &mut Vec<u8>, out: &Out<'_>) {
     // Writing to a Vec cannot fail; serde_json only fails on non-finite
     // floats, which value_to_cell never gives as numbers.
     let _ = match out {
@@ -660,9 +659,8 @@ pub(crate) fn empty_text_bodies(tab: &str, cells: &[(u32, u32)], max_payload: us
         }
     }
     let head = br#"{"valueInputOption":"USER_ENTERED","data":["#;
-    let mut out = Vec::new();
-    let mut body: Vec<u8> = Vec::new();
     let formula = serde_json::to_string(EMPTY_TEXT_FORMULA).unwrap_or_default();
+    let mut items = Vec::with_capacity(runs.len());
     for (c, first, last) in runs {
         let mut item = String::new();
         let range = a1::range(tab, first, c, last, c);
@@ -678,7 +676,18 @@ pub(crate) fn empty_text_bodies(tab: &str, cells: &[(u32, u32)], max_payload: us
             item.push_str(&formula);
         }
         item.push_str("]]}");
-        if !body.is_empty() && body.len() + item.len() + 4 > max_payload {
+        items.push(item.into_bytes());
+    }
+    pack(items, head, max_payload)
+}
+
+/// Packs data items into bodies of at most `max` bytes (an item larger than
+/// that goes alone).
+pub(crate) fn pack(items: Vec<Vec<u8>>, head: &[u8], max: usize) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut body: Vec<u8> = Vec::new();
+    for item in items {
+        if !body.is_empty() && body.len() + item.len() + 3 > max {
             body.extend_from_slice(b"]}");
             out.push(Bytes::from(std::mem::take(&mut body)));
         }
@@ -687,7 +696,7 @@ pub(crate) fn empty_text_bodies(tab: &str, cells: &[(u32, u32)], max_payload: us
         } else {
             body.push(b',');
         }
-        let _ = body.write_all(item.as_bytes());
+        body.extend_from_slice(&item);
     }
     if !body.is_empty() {
         body.extend_from_slice(b"]}");
