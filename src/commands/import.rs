@@ -268,31 +268,38 @@ async fn from_google<'c>(
     args: &ImportArgs,
     mode: ImportMode,
 ) -> anyhow::Result<(Importer<'c>, Read, String)> {
-    let mut source = client.open_tab(sheet).await.with_context(|| format!("import `{sheet}`"))?;
+    let source = client.open_tab(sheet).await.with_context(|| format!("import `{sheet}`"))?;
     let tab = source.tab().title.clone();
     let what = format!("import `{}`", sheet.with_tab(&tab));
     let layout = source.layout(schema).with_context(|| what.clone())?;
     check_layout(schema, &layout.unknown, &layout.missing, args, mode, &what)?;
 
-    // Every cell is converted (and every bad one listed) before the database sees a row.
-    let mut rows: Vec<(u32, Vec<Value>)> = Vec::new();
-    let read = source
-        .read(&layout, schema, |n, values| {
-            rows.push((n, values.iter_mut().map(std::mem::take).collect()));
-            Ok(())
-        })
-        .await?;
+    // Rows are converted as they go to the database, and the tab's cells freed with them.
+    // Once any cell is bad nothing will be written: the rest is only converted, to list
+    // every problem.
+    let mut rows = source.into_rows(&layout, schema).await.with_context(|| what.clone())?;
     let mut importer =
         conn.begin_import(schema, &layout.columns, mode).await.with_context(|| what.clone())?;
-    let progress = Progress::rows("importing", Some(rows.len() as u64));
-    for (n, values) in &rows {
-        if let Err(e) = importer.write(*n, values).await {
+    let progress = Progress::rows("importing", None);
+    let mut values = vec![Value::Null; layout.columns.len()];
+    while let Some(n) = rows.next_row(&mut values) {
+        if rows.has_bad_cells() {
+            continue;
+        }
+        if let Err(e) = importer.write(n, &values).await {
             importer.rollback().await.ok();
             return Err(anyhow::Error::new(e).context(what));
         }
         progress.inc(1);
     }
     progress.finish();
+    let read = match rows.finish() {
+        Ok(read) => read,
+        Err(e) => {
+            importer.rollback().await.ok();
+            return Err(e.into());
+        }
+    };
     let read = Read {
         file: sheet.with_tab(&tab).to_string(),
         sheet: tab,

@@ -104,5 +104,5 @@ pub use config::{ClientOptions, Endpoints, Quota, RetryPolicy};
 pub use convert::Zone;
 pub use meta::{SpreadsheetInfo, TabInfo};
 pub use sheet_ref::{SheetRef, Tab};
-pub use source::{ReadSummary, SheetLayout, TabSource};
+pub use source::{ReadSummary, SheetLayout, TabRows, TabSource};
 pub use target::{ExportOptions, ExportReport, TabWriter};

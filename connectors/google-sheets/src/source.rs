@@ -177,13 +177,39 @@ impl TabSource {
     where
         F: FnMut(u32, &mut [Value]) -> Result<(), Error>,
     {
+        let mut converter = self.converter(layout, schema).await?;
+        let mut values = vec![Value::Null; layout.columns.len()];
+        for (r, row) in self.grid.iter().enumerate().skip(converter.first_data) {
+            if let Some(n) = converter.convert(r, row, &mut values) {
+                sink(n, &mut values)?;
+            }
+        }
+        converter.finish()
+    }
+
+    /// Like [`TabSource::read`], but the rows are pulled one at a time and the
+    /// tab's cells are freed as their rows are converted, so a caller that
+    /// writes rows elsewhere (an import) holds the tab once, not twice.
+    pub async fn into_rows(mut self, layout: &SheetLayout, schema: &TableSchema) -> Result<TabRows, Error> {
+        let converter = self.converter(layout, schema).await?;
+        let first = converter.first_data;
+        let grid = std::mem::take(&mut self.grid);
+        let mut rows = grid.into_iter().enumerate();
+        if first > 0 {
+            rows.nth(first - 1);
+        }
+        Ok(TabRows { rows, converter })
+    }
+
+    /// What converting this tab's rows to `layout`'s columns needs (one more
+    /// `values.batchGet` when some text cell may hold the empty string).
+    async fn converter(&self, layout: &SheetLayout, schema: &TableSchema) -> Result<RowConverter, Error> {
         let at = self.at();
-        let location = self.location();
-        let cols: Vec<&Column> = layout
+        let cols: Vec<Column> = layout
             .columns
             .iter()
             .map(|&i| {
-                schema.columns.get(i).ok_or_else(|| {
+                schema.columns.get(i).cloned().ok_or_else(|| {
                     Error::new(
                         ErrorKind::InvalidInput,
                         format!("{at}: the layout does not belong to this schema"),
@@ -192,76 +218,25 @@ impl TabSource {
             })
             .collect::<Result<_, _>>()?;
         let first_data = layout.header_row as usize; // zero-based index of the row below the header
-        let empty_texts = self.empty_texts(layout, &cols, first_data).await?;
+        let col_refs: Vec<&Column> = cols.iter().collect();
+        let empty_texts = self.empty_texts(layout, &col_refs, first_data).await?;
         let needs_zone = cols.iter().any(|c| c.ty == sheetbridge_core::ColumnType::TimestampTz);
         if needs_zone && !self.zone.is_known() {
             tracing::warn!(zone = self.zone.name(), "the spreadsheet's time zone is unknown");
         }
-
-        let mut problems = Problems::default();
-        let mut summary = ReadSummary { last_row: layout.header_row, ..ReadSummary::default() };
-        let mut values = vec![Value::Null; cols.len()];
-        let mut pending_blank = 0u64;
-        let empty = WireCell::Empty;
-        for (r, row) in self.grid.iter().enumerate().skip(first_data) {
-            let has_data =
-                layout.sheet_columns.iter().any(|&c| row.get(c as usize).is_some_and(|cell| !is_blank(cell)))
-                    || layout.sheet_columns.iter().any(|&c| empty_texts.contains(&(r as u32, c)));
-            if !has_data {
-                pending_blank += 1;
-                continue;
-            }
-            summary.blank_rows_skipped += pending_blank;
-            pending_blank = 0;
-            let mut good = true;
-            for (slot, (&c, col)) in layout.sheet_columns.iter().zip(&cols).enumerate() {
-                // Ragged rows: a cell past the row's end is empty.
-                let cell = row.get(c as usize).unwrap_or(&empty);
-                let is_empty_text = matches!(cell, WireCell::Text(s) if s.is_empty());
-                let result = if is_empty_text && keeps_empty_text(&col.ty) {
-                    Ok(if empty_texts.contains(&(r as u32, c)) {
-                        Value::Text(String::new())
-                    } else {
-                        Value::Null
-                    })
-                } else {
-                    cell_to_value(&col.ty, cell, &self.zone)
-                };
-                match result {
-                    Ok(v) => {
-                        if v.is_null() && !col.nullable && !col.fills_itself() {
-                            good = false;
-                            problems.push(problem(
-                                &location,
-                                r as u32,
-                                c,
-                                col,
-                                "an empty cell".into(),
-                                "is not allowed: the column is NOT NULL and has no default".into(),
-                            ));
-                        }
-                        values[slot] = v;
-                    }
-                    Err(reason) => {
-                        good = false;
-                        problems.push(problem(&location, r as u32, c, col, shown(cell), reason.0));
-                    }
-                }
-            }
-            summary.last_row = r as u32 + 1;
-            if good {
-                summary.rows += 1;
-                sink(r as u32 + 1, &mut values)?;
-            }
-        }
-        problems.into_result(&format!("import {at}"))?;
-        if summary.rows == 0 && !self.allow_empty {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!("{at} has a header row but no data rows below it"),
-            ));
-        }
-        Ok(summary)
+        Ok(RowConverter {
+            at,
+            location: self.location(),
+            cols,
+            sheet_columns: layout.sheet_columns.clone(),
+            empty_texts,
+            zone: self.zone.clone(),
+            allow_empty: self.allow_empty,
+            first_data,
+            problems: Problems::default(),
+            summary: ReadSummary { last_row: layout.header_row, ..ReadSummary::default() },
+            pending_blank: 0,
+        })
     }
 
     /// The cells of text columns that hold the empty string (the formula
@@ -345,6 +320,125 @@ impl TabSource {
 fn is_empty_text_formula(f: &str) -> bool {
     let compact: String = f.chars().filter(|c| !c.is_whitespace()).collect();
     compact == EMPTY_TEXT_FORMULA
+}
+
+/// Converts a tab's rows one by one, collecting every bad cell.
+#[derive(Debug)]
+struct RowConverter {
+    at: String,
+    location: String,
+    cols: Vec<Column>,
+    sheet_columns: Vec<u32>,
+    empty_texts: std::collections::HashSet<(u32, u32)>,
+    zone: Zone,
+    allow_empty: bool,
+    /// Zero-based index of the first row below the header.
+    first_data: usize,
+    problems: Problems,
+    summary: ReadSummary,
+    pending_blank: u64,
+}
+
+impl RowConverter {
+    /// Converts zero-based row `r` into `values`; its sheet row number when it
+    /// is a good data row, `None` when it is blank or has a bad cell.
+    fn convert(&mut self, r: usize, row: &[WireCell], values: &mut [Value]) -> Option<u32> {
+        let empty = WireCell::Empty;
+        let has_data =
+            self.sheet_columns.iter().any(|&c| row.get(c as usize).is_some_and(|cell| !is_blank(cell)))
+                || self.sheet_columns.iter().any(|&c| self.empty_texts.contains(&(r as u32, c)));
+        if !has_data {
+            self.pending_blank += 1;
+            return None;
+        }
+        self.summary.blank_rows_skipped += self.pending_blank;
+        self.pending_blank = 0;
+        let mut good = true;
+        for (slot, (&c, col)) in self.sheet_columns.iter().zip(&self.cols).enumerate() {
+            // Ragged rows: a cell past the row's end is empty.
+            let cell = row.get(c as usize).unwrap_or(&empty);
+            let is_empty_text = matches!(cell, WireCell::Text(s) if s.is_empty());
+            let result = if is_empty_text && keeps_empty_text(&col.ty) {
+                Ok(if self.empty_texts.contains(&(r as u32, c)) {
+                    Value::Text(String::new())
+                } else {
+                    Value::Null
+                })
+            } else {
+                cell_to_value(&col.ty, cell, &self.zone)
+            };
+            match result {
+                Ok(v) => {
+                    if v.is_null() && !col.nullable && !col.fills_itself() {
+                        good = false;
+                        self.problems.push(problem(
+                            &self.location,
+                            r as u32,
+                            c,
+                            col,
+                            "an empty cell".into(),
+                            "is not allowed: the column is NOT NULL and has no default".into(),
+                        ));
+                    }
+                    values[slot] = v;
+                }
+                Err(reason) => {
+                    good = false;
+                    self.problems.push(problem(&self.location, r as u32, c, col, shown(cell), reason.0));
+                }
+            }
+        }
+        self.summary.last_row = r as u32 + 1;
+        if good {
+            self.summary.rows += 1;
+            Some(r as u32 + 1)
+        } else {
+            None
+        }
+    }
+
+    /// Every bad cell as one error, or what the read found.
+    fn finish(self) -> Result<ReadSummary, Error> {
+        self.problems.into_result(&format!("import {}", self.at))?;
+        if self.summary.rows == 0 && !self.allow_empty {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{} has a header row but no data rows below it", self.at),
+            ));
+        }
+        Ok(self.summary)
+    }
+}
+
+/// A tab's rows, converted as they are pulled ([`TabSource::into_rows`]).
+#[derive(Debug)]
+pub struct TabRows {
+    rows: std::iter::Enumerate<std::vec::IntoIter<Vec<WireCell>>>,
+    converter: RowConverter,
+}
+
+impl TabRows {
+    /// The next good data row: its sheet row number, its values written into
+    /// `values` (one per layout column). Rows with a bad cell are skipped and
+    /// their cells remembered for [`TabRows::finish`].
+    pub fn next_row(&mut self, values: &mut [Value]) -> Option<u32> {
+        for (r, row) in self.rows.by_ref() {
+            if let Some(n) = self.converter.convert(r, &row, values) {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    /// Whether some cell so far was bad (nothing should be written then).
+    pub fn has_bad_cells(&self) -> bool {
+        !self.converter.problems.is_empty()
+    }
+
+    /// Every bad cell as one [`ErrorKind::Conversion`] error, or what the read found.
+    pub fn finish(self) -> Result<ReadSummary, Error> {
+        self.converter.finish()
+    }
 }
 
 pub(crate) fn is_blank(cell: &WireCell) -> bool {
