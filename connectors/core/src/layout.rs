@@ -29,7 +29,7 @@
 //! assert_eq!(layout.unknown, ["note"]);
 //! ```
 
-use crate::{a1, Error, ErrorKind, TableSchema};
+use crate::{a1, Column, Error, ErrorKind, TableSchema};
 
 /// How a sheet's columns line up with a table's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +144,45 @@ pub fn match_header(
     })
 }
 
+/// The columns of `schema` that a layout's `columns` (schema indices) name,
+/// in that order; an [`ErrorKind::InvalidInput`] error, prefixed by `at`,
+/// when the layout was made for another schema.
+pub fn layout_columns(at: &str, columns: &[usize], schema: &TableSchema) -> Result<Vec<Column>, Error> {
+    columns
+        .iter()
+        .map(|&i| {
+            schema.columns.get(i).cloned().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("{at}: the layout does not belong to this schema"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// An [`ErrorKind::SchemaMismatch`] error, prefixed by `at`, when a key
+/// column of `schema` is among a layout's `missing` columns: rows cannot be
+/// matched without it.
+pub fn check_keys(at: &str, schema: &TableSchema, missing: &[String]) -> Result<(), Error> {
+    let missing_keys: Vec<String> = schema
+        .columns
+        .iter()
+        .filter(|c| c.key && missing.contains(&c.name))
+        .map(|c| format!("`{}`", c.name))
+        .collect();
+    if missing_keys.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::SchemaMismatch,
+        format!(
+            "{at}: the header has no key column {}; rows cannot be matched without it",
+            missing_keys.join(", ")
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +236,24 @@ mod tests {
         assert_eq!(
             error(&["id", "", "Qty"], &["id", "Qty"]),
             "`t.xlsx`: header cell B3 is blank but C3 (`Qty`) follows it; name the column or delete it"
+        );
+    }
+
+    #[test]
+    fn a_layout_of_another_schema_and_missing_keys_are_refused() {
+        let mut s = schema(&["id", "region", "note"]);
+        s.columns[0].key = true;
+        s.columns[1].key = true;
+        let cols = layout_columns("`t`", &[2, 0], &s).unwrap();
+        assert_eq!(cols.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["note", "id"]);
+        let e = layout_columns("`t`", &[3], &s).unwrap_err();
+        assert_eq!(e.to_string(), "`t`: the layout does not belong to this schema");
+        assert!(check_keys("`t`", &s, &["note".into()]).is_ok());
+        let e = check_keys("`t`", &s, &["id".into(), "region".into()]).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::SchemaMismatch);
+        assert_eq!(
+            e.to_string(),
+            "`t`: the header has no key column `id`, `region`; rows cannot be matched without it"
         );
     }
 }

@@ -205,18 +205,7 @@ impl TabSource {
     /// `values.batchGet` when some text cell may hold the empty string).
     async fn converter(&self, layout: &SheetLayout, schema: &TableSchema) -> Result<RowConverter, Error> {
         let at = self.at();
-        let cols: Vec<Column> = layout
-            .columns
-            .iter()
-            .map(|&i| {
-                schema.columns.get(i).cloned().ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::InvalidInput,
-                        format!("{at}: the layout does not belong to this schema"),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let cols = layout::layout_columns(&at, &layout.columns, schema)?;
         let first_data = layout.header_row as usize; // zero-based index of the row below the header
         let col_refs: Vec<&Column> = cols.iter().collect();
         let empty_texts = self.empty_texts(layout, &col_refs, first_data).await?;
@@ -295,22 +284,7 @@ impl TabSource {
             return Ok((schema, l.clone()));
         }
         let l = self.layout(&schema)?;
-        let missing_keys: Vec<String> = schema
-            .columns
-            .iter()
-            .filter(|c| c.key && l.missing.contains(&c.name))
-            .map(|c| format!("`{}`", c.name))
-            .collect();
-        if !missing_keys.is_empty() {
-            return Err(Error::new(
-                ErrorKind::SchemaMismatch,
-                format!(
-                    "{}: the header has no key column {}; rows cannot be matched without it",
-                    self.at(),
-                    missing_keys.join(", ")
-                ),
-            ));
-        }
+        layout::check_keys(&self.at(), &schema, &l.missing)?;
         self.layout = Some(l.clone());
         Ok((schema, l))
     }

@@ -288,18 +288,7 @@ impl XlsxSource {
     /// yields them) to `schema`'s types.
     pub fn converter(&self, layout: &SheetLayout, schema: &TableSchema) -> Result<RowConverter, Error> {
         let at = self.at();
-        let cols = layout
-            .columns
-            .iter()
-            .map(|&i| {
-                schema.columns.get(i).cloned().ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::InvalidInput,
-                        format!("{at}: the layout does not belong to this schema"),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let cols = layout::layout_columns(&at, &layout.columns, schema)?;
         // The sheet column each slot is read from, for messages.
         let mut sheet_cols = vec![0u32; layout.columns.len()];
         for (offset, slot) in layout.slots.iter().enumerate() {
@@ -423,22 +412,7 @@ impl XlsxSource {
             Some(l) => l.clone(),
             None => {
                 let l = self.layout(&schema)?;
-                let missing_keys: Vec<&str> = schema
-                    .columns
-                    .iter()
-                    .filter(|c| c.key && l.missing.contains(&c.name))
-                    .map(|c| c.name.as_str())
-                    .collect();
-                if !missing_keys.is_empty() {
-                    return Err(Error::new(
-                        ErrorKind::SchemaMismatch,
-                        format!(
-                            "{}: the header has no key column {}; rows cannot be matched without it",
-                            self.at(),
-                            missing_keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-                        ),
-                    ));
-                }
+                layout::check_keys(&self.at(), &schema, &l.missing)?;
                 self.layout = Some(l.clone());
                 l
             }
