@@ -579,8 +579,7 @@ fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// An OLE compound file: an encrypted OOXML workbook or an old binary .xls.
 fn cfb_error(path: &Path, f: File) -> Error {
-    // calamine recognises the encrypted package inside the compound file.
-    let encrypted = matches!(Xlsx::new(BufReader::new(f)), Err(calamine::XlsxError::Password));
+    let encrypted = holds_encrypted_package(f);
     let what = if encrypted {
         "is password-protected (encrypted); remove the password (File > Info > Protect Workbook in \
          Excel) and save it again"
@@ -589,6 +588,31 @@ fn cfb_error(path: &Path, f: File) -> Error {
          encrypted (password-protected) one; save it as .xlsx without a password"
     };
     Error::new(ErrorKind::InvalidInput, format!("{} {what}", file(path)))
+}
+
+/// Whether a compound file has the `EncryptedPackage` stream an encrypted
+/// OOXML workbook is stored in: its directory entry holds the name in UTF-16LE.
+///
+/// Regression: this used to ask calamine, whose compound-file reader panics on a
+/// damaged directory (an out-of-range slice in `cfb.rs`, found by the
+/// `xlsx_read` fuzz target); the name is now looked for directly, streaming.
+fn holds_encrypted_package(mut f: File) -> bool {
+    let name: Vec<u8> = "EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut window = vec![0u8; 64 * 1024 + name.len()];
+    let mut kept = 0;
+    loop {
+        let n = match f.read(&mut window[kept..]) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        let filled = kept + n;
+        if window[..filled].windows(name.len()).any(|w| w == name.as_slice()) {
+            return true;
+        }
+        // Keep the tail, in case the name straddles two reads.
+        kept = (name.len() - 1).min(filled);
+        window.copy_within(filled - kept..filled, 0);
+    }
 }
 
 /// Refuses archives whose parts would inflate beyond `limits` (zip bombs),

@@ -38,6 +38,18 @@ fn password_protected_workbook() {
     assert_err("encrypted.xlsx", ErrorKind::InvalidInput, "is password-protected (encrypted)");
 }
 
+/// Regression: a compound file with a damaged directory (found by the `xlsx_read` fuzz
+/// target, tests/fuzz) made the reader panic inside calamine while it checked for
+/// encryption; it is now an error like any other non-workbook.
+#[test]
+fn damaged_ole_file_is_an_error_not_a_panic() {
+    assert_err(
+        "damaged_ole.xlsx",
+        ErrorKind::InvalidInput,
+        "is not an .xlsx workbook but an OLE compound file",
+    );
+}
+
 #[test]
 fn synthetic_ole_file_is_named_as_such() {
     // An OLE compound file header with nothing behind it (an old .xls, say).
