@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sheetbridge_google_sheets::auth::{Credentials, TokenSource};
-use sheetbridge_google_sheets::Endpoints;
+use sheetbridge_google_sheets::{Endpoints, SheetsClient};
 use sheetbridge_sheets_emulator::oauth::Client;
 use sheetbridge_sheets_emulator::testing as emulator_testing;
 use sheetbridge_sheets_emulator::Emulator;
@@ -387,13 +387,17 @@ fn login_clicked_through_in_chromium_stores_a_private_token_that_works() {
         "a secret was printed"
     );
 
-    // The first API call with the stored credential.
+    // The first API call with the stored credential: a Sheets spreadsheets.get.
     let endpoints = Endpoints::at(emulator.base_url());
-    let identity = runtime().block_on(async {
+    let id = emulator.with_sheets(|s| s.create_spreadsheet(None, "Ledger"));
+    let (identity, title) = runtime().block_on(async {
         let tokens = TokenSource::from_credentials(stored(&home), &endpoints).expect("a token source");
         let token = tokens.token().await.expect("an access token");
-        emulator.with_oauth(|o| o.identity_for(&token))
+        let client = SheetsClient::new(endpoints.clone(), tokens).expect("a Sheets client");
+        let info = client.spreadsheet(&id).await.expect("the Sheets API answers the stored credential");
+        (emulator.with_oauth(|o| o.identity_for(&token)), info.title)
     });
+    assert_eq!(title, "Ledger");
     let identity = identity.expect("the token is live at the emulator");
     assert_eq!((identity.user.as_str(), identity.project.as_str()), ("ada@example.com", "ledger-prod"));
     assert_eq!(identity.scopes, [SCOPE]);

@@ -37,3 +37,27 @@ fn injected_faults_are_served_in_order_then_stop() {
     let statuses: Vec<u16> = emulator.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [429, 0, 401]);
 }
+
+#[test]
+fn the_binary_prints_its_base_url_and_serves_there() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sheets-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--reads-per-user", "5"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting sheets-emulator");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    std::io::BufReader::new(stdout).read_line(&mut line).expect("the first line");
+    let base = line.trim().to_owned();
+    let addr = base.strip_prefix("http://").expect("an http:// URL").to_owned();
+    let mut stream = TcpStream::connect(&addr).expect("connect to the printed address");
+    write!(stream, "GET /__emulator/sheets/spreadsheets HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    child.kill().expect("stop the emulator");
+    let _ = child.wait();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("\"spreadsheetIds\""), "{text}");
+}
