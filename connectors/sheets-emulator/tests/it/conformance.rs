@@ -10,7 +10,7 @@
 //! requests are rewritten and responses compared through it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{json, Value as Json};
 use sheetbridge_sheets_emulator::{Emulator, Options, Quota};
@@ -21,8 +21,24 @@ use crate::http;
 const RECORDED_USER: &str = "telegram-budgeter@telegram-budgeter.iam.gserviceaccount.com";
 const ID_KEYS: &[&str] = &["sheetId", "namedRangeId", "protectedRangeId", "metadataId"];
 
-fn cassettes_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/gspread-cassettes")
+/// The recorded cassettes, kept in the repository as one zip archive (see
+/// `tests/conformance/README.md`): `(file name, JSON text)`, sorted by name.
+fn cassettes() -> Vec<(String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/gspread-cassettes.zip");
+    let file = std::fs::File::open(&path)
+        .unwrap_or_else(|e| panic!("the recorded cassettes are expected at {}: {e}", path.display()));
+    let mut archive = zip::ZipArchive::new(file).expect("the cassettes archive");
+    let mut out = Vec::new();
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).expect("a cassette in the archive");
+        let name = entry.name().expect("a cassette's name is UTF-8").into_owned();
+        let Some(name) = name.strip_suffix(".json").map(str::to_owned) else { continue };
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).expect("a cassette is UTF-8 JSON");
+        out.push((name, text));
+    }
+    out.sort();
+    out
 }
 
 #[derive(Default)]
@@ -190,9 +206,8 @@ struct Outcome {
     failures: Vec<String>,
 }
 
-fn replay(file: &Path) -> Outcome {
-    let text = std::fs::read_to_string(file).expect("read cassette");
-    let cassette: Json = serde_json::from_str(&text).expect("cassette JSON");
+fn replay(text: &str) -> Outcome {
+    let cassette: Json = serde_json::from_str(text).expect("cassette JSON");
     let quota = Quota {
         reads_per_user: 1_000_000,
         writes_per_user: 1_000_000,
@@ -360,23 +375,14 @@ fn recorded_rate() -> f64 {
 
 #[test]
 fn recorded_google_traffic_is_answered_the_same_way() {
-    let dir = cassettes_dir();
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect(),
-        Err(e) => panic!("the recorded cassettes are expected at {}: {e}", dir.display()),
-    };
-    files.sort();
-    assert_eq!(files.len(), 124, "cassettes in {}", dir.display());
+    let files = cassettes();
+    assert_eq!(files.len(), 124, "cassettes in tests/conformance/gspread-cassettes.zip");
     let mut passed = 0;
     let mut total = 0;
     let mut classes: BTreeMap<String, usize> = BTreeMap::new();
     let verbose = std::env::var_os("CONFORMANCE_VERBOSE").is_some();
-    for file in &files {
-        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let outcome = replay(file);
+    for (name, text) in &files {
+        let outcome = replay(text);
         passed += outcome.passed;
         total += outcome.total;
         println!("{name}: {}/{}", outcome.passed, outcome.total);
