@@ -43,6 +43,7 @@ mod introspect;
 pub mod local;
 pub mod migrate;
 pub mod source;
+pub mod state;
 mod target;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -23,11 +23,18 @@ pub struct Migration {
 }
 
 /// The migrations this binary carries, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_sheetbridge_schema.sql",
-    sql: include_str!("../../../sql/migrations/0001_sheetbridge_schema.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_sheetbridge_schema.sql",
+        sql: include_str!("../../../sql/migrations/0001_sheetbridge_schema.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_sync_state.sql",
+        sql: include_str!("../../../sql/migrations/0002_sync_state.sql"),
+    },
+];
 
 /// The `pg_advisory_lock` key the runner holds while it works: the bytes of
 /// "sheetbri" as a big-endian integer.

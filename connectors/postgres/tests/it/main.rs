@@ -5,6 +5,7 @@ mod import;
 mod introspect;
 mod migrate;
 mod snapshot;
+mod state;
 mod tls;
 
 use sheetbridge_core::{Source, TableName, Value};

@@ -1,0 +1,428 @@
+//! Two-way sync state in the `sheetbridge` schema: the base of each pair
+//! (the last values both sides agreed on, one row per synced row), the run
+//! journal, the conflict log and deletions held for approval.
+//!
+//! Values are kept in sheetbridge's text form ([`value_text`]) and read back
+//! with the column's type ([`parse_text`]), the same exact round trip a text
+//! cell of a sheet makes; NULL is JSON `null`, distinct from `""`.
+
+use std::collections::HashMap;
+
+use bytes::BufMut;
+use serde::Serialize;
+use sheetbridge_core::convert::{parse_text, value_text};
+use sheetbridge_core::{Column, Error, ErrorKind, Key, TableSchema, Value};
+use tokio_postgres::Client;
+
+use crate::copy::CopyWriter;
+use crate::error::Context;
+
+/// The base of a pair: per key, the agreed value of each column of the schema
+/// it was loaded with (in that schema's column order).
+pub type BaseRows = HashMap<Key, Vec<Value>>;
+
+/// How a run ended, as the journal records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Success,
+    /// Some of the work was done (for example the table, not the sheet); the
+    /// next run finishes it.
+    Partial,
+    Failed,
+    /// Not run: another process held the pair, or the sheet was locked.
+    Skipped,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Success => "success",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+            RunStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// A key as stored: a JSON array of the key values' text forms.
+pub fn key_json(key: &Key) -> serde_json::Value {
+    serde_json::Value::Array(key.0.iter().map(text_json).collect())
+}
+
+fn text_json(v: &Value) -> serde_json::Value {
+    // A sheet shows negative zero as `0`; the base keeps the sign.
+    if let Value::Float(f) = v {
+        if *f == 0.0 && f.is_sign_negative() {
+            return serde_json::Value::String("-0".into());
+        }
+    }
+    match value_text(v) {
+        Some(t) => serde_json::Value::String(t),
+        None => serde_json::Value::Null,
+    }
+}
+
+/// A row as stored: each column's name with its text form (or null).
+pub fn row_json(columns: &[Column], row: &[Value]) -> serde_json::Value {
+    serde_json::Value::Object(columns.iter().zip(row).map(|(c, v)| (c.name.clone(), text_json(v))).collect())
+}
+
+fn parse_value(column: &Column, text: &serde_json::Value, what: &dyn Fn() -> String) -> Result<Value, Error> {
+    match text {
+        serde_json::Value::Null => Ok(Value::Null),
+        serde_json::Value::String(t) => parse_text(&column.ty, t).map_err(|r| {
+            Error::new(
+                ErrorKind::SchemaMismatch,
+                format!(
+                    "{}: the stored value {t:?} of column `{}` no longer reads as {}: {}",
+                    what(),
+                    column.name,
+                    column.type_name,
+                    r.0
+                ),
+            )
+        }),
+        other => Err(Error::new(
+            ErrorKind::Other,
+            format!("{}: column `{}` holds {other} where a text was stored", what(), column.name),
+        )),
+    }
+}
+
+/// Reads a stored key back with the types of `schema`'s key columns.
+pub fn parse_key(schema: &TableSchema, stored: &serde_json::Value) -> Result<Key, Error> {
+    let what = || format!("the base of `{}`", schema.name);
+    let parts = stored
+        .as_array()
+        .ok_or_else(|| Error::new(ErrorKind::Other, format!("{}: a stored key is not an array", what())))?;
+    let key_columns: Vec<&Column> = schema.key_indices().into_iter().map(|i| &schema.columns[i]).collect();
+    if parts.len() != key_columns.len() {
+        return Err(Error::new(
+            ErrorKind::SchemaMismatch,
+            format!(
+                "{}: a stored key has {} parts, the key now has {} columns",
+                what(),
+                parts.len(),
+                key_columns.len()
+            ),
+        ));
+    }
+    let values =
+        key_columns.iter().zip(parts).map(|(c, t)| parse_value(c, t, &what)).collect::<Result<_, _>>()?;
+    Ok(Key(values))
+}
+
+/// Loads the base of `pair` for the columns of `schema`. A column the base
+/// has no value for (added to the pair since) reads as NULL.
+pub async fn load_base(client: &Client, pair: &str, schema: &TableSchema) -> Result<BaseRows, Error> {
+    let what = || format!("reading the base of pair `{pair}`");
+    let rows = client
+        .query("SELECT key, row FROM sheetbridge.base_row WHERE pair = $1", &[&pair])
+        .await
+        .context(what)?;
+    let mut base = HashMap::with_capacity(rows.len());
+    for r in rows {
+        let key: serde_json::Value = r.get(0);
+        let row: serde_json::Value = r.get(1);
+        let key = parse_key(schema, &key)?;
+        let values = schema
+            .columns
+            .iter()
+            .map(|c| parse_value(c, row.get(&c.name).unwrap_or(&serde_json::Value::Null), &what))
+            .collect::<Result<Vec<_>, _>>()?;
+        base.insert(key, values);
+    }
+    Ok(base)
+}
+
+/// Writes base rows of `pair` (whole rows in `schema`'s column order) and
+/// forgets the keys in `drop`, in bulk. Call it inside the transaction that
+/// makes them true, or after both sides hold them.
+pub async fn save_base<'r>(
+    client: &Client,
+    pair: &str,
+    schema: &TableSchema,
+    rows: impl IntoIterator<Item = (&'r Key, &'r [Value])>,
+    drop: &[Key],
+) -> Result<u64, Error> {
+    let what = || format!("writing the base of pair `{pair}`");
+    client
+        .batch_execute(
+            "CREATE TEMP TABLE IF NOT EXISTS sheetbridge_base_stage (key text NOT NULL, row text);
+             TRUNCATE sheetbridge_base_stage",
+        )
+        .await
+        .context(what)?;
+    let mut writer =
+        CopyWriter::start(client, "COPY sheetbridge_base_stage (key, row) FROM STDIN (FORMAT binary)", &what)
+            .await?;
+    let field = |w: &mut CopyWriter, text: &str| {
+        w.buf().put_i32(text.len() as i32);
+        w.buf().put_slice(text.as_bytes());
+    };
+    let mut staged = 0u64;
+    for (key, row) in rows {
+        writer.begin_row(2);
+        field(&mut writer, &key_json(key).to_string());
+        field(&mut writer, &row_json(&schema.columns, row).to_string());
+        writer.end_row(&what).await?;
+        staged += 1;
+    }
+    for key in drop {
+        writer.begin_row(2);
+        field(&mut writer, &key_json(key).to_string());
+        writer.buf().put_i32(-1);
+        writer.end_row(&what).await?;
+    }
+    writer.finish(&what).await?;
+    client
+        .execute(
+            "INSERT INTO sheetbridge.base_row (pair, key, row)
+             SELECT $1, key::jsonb, row::jsonb FROM sheetbridge_base_stage WHERE row IS NOT NULL
+             ON CONFLICT (pair, key) DO UPDATE SET row = EXCLUDED.row, updated_at = now()
+             WHERE base_row.row IS DISTINCT FROM EXCLUDED.row",
+            &[&pair],
+        )
+        .await
+        .context(what)?;
+    client
+        .execute(
+            "DELETE FROM sheetbridge.base_row b USING sheetbridge_base_stage s
+             WHERE b.pair = $1 AND s.row IS NULL AND b.key = s.key::jsonb",
+            &[&pair],
+        )
+        .await
+        .context(what)?;
+    client.execute("TRUNCATE sheetbridge_base_stage", &[]).await.context(what)?;
+    Ok(staged)
+}
+
+/// Forgets the whole base of `pair` (its next sync is a first sync).
+pub async fn clear_base(client: &Client, pair: &str) -> Result<u64, Error> {
+    client
+        .execute("DELETE FROM sheetbridge.base_row WHERE pair = $1", &[&pair])
+        .await
+        .context(|| format!("forgetting the base of pair `{pair}`"))
+}
+
+/// Opens a journal row for a run of `command` on `pair`; its id.
+pub async fn start_run(client: &Client, pair: &str, command: &str) -> Result<i64, Error> {
+    let row = client
+        .query_one(
+            "INSERT INTO sheetbridge.run (pair, command) VALUES ($1, $2) RETURNING id",
+            &[&pair, &command],
+        )
+        .await
+        .context(|| format!("starting the journal of a run of pair `{pair}`"))?;
+    Ok(row.get(0))
+}
+
+/// Closes a run's journal row: its status, its counts, its error.
+pub async fn finish_run(
+    client: &Client,
+    run_id: i64,
+    status: RunStatus,
+    counts: &serde_json::Value,
+    error: Option<&str>,
+) -> Result<(), Error> {
+    client
+        .execute(
+            "UPDATE sheetbridge.run SET status = $2, finished_at = clock_timestamp(), counts = $3, error = $4
+             WHERE id = $1",
+            &[&run_id, &status.as_str(), counts, &error],
+        )
+        .await
+        .context(|| format!("closing the journal of run {run_id}"))?;
+    Ok(())
+}
+
+/// Marks runs of `pair` still `running` from a process that died as failed
+/// (their work converges on the next run); how many.
+pub async fn close_abandoned_runs(client: &Client, pair: &str) -> Result<u64, Error> {
+    client
+        .execute(
+            "UPDATE sheetbridge.run SET status = 'failed', finished_at = clock_timestamp(),
+                    error = coalesce(error, 'the process ended before the run finished')
+             WHERE pair = $1 AND status = 'running'",
+            &[&pair],
+        )
+        .await
+        .context(|| format!("closing abandoned runs of pair `{pair}`"))
+}
+
+/// One conflict to record: what the base was, what each side held, what won.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictRecord {
+    pub key: Key,
+    /// None for a row-level conflict (a delete on one side, an edit on the other).
+    pub column: Option<String>,
+    pub base: Option<String>,
+    pub table: Option<String>,
+    pub sheet: Option<String>,
+    /// `table`, `sheet`, or `held` (left open for `sheetbridge resolve`).
+    pub resolution: &'static str,
+}
+
+/// Records conflicts of a run; one still open for the same cell is not recorded twice.
+pub async fn record_conflicts(
+    client: &Client,
+    pair: &str,
+    run_id: Option<i64>,
+    conflicts: &[ConflictRecord],
+) -> Result<u64, Error> {
+    let what = || format!("recording the conflicts of pair `{pair}`");
+    let statement = client
+        .prepare(
+            "INSERT INTO sheetbridge.conflict (pair, run_id, key, \"column\", base, table_value, sheet_value, resolution, resolved_at)
+             VALUES ($1, $2, $3, $4, to_jsonb($5::text), to_jsonb($6::text), to_jsonb($7::text), $8,
+                     CASE WHEN $8 = 'held' THEN NULL ELSE clock_timestamp() END)
+             ON CONFLICT DO NOTHING",
+        )
+        .await
+        .context(what)?;
+    let mut recorded = 0;
+    for c in conflicts {
+        recorded += client
+            .execute(
+                &statement,
+                &[&pair, &run_id, &key_json(&c.key), &c.column, &c.base, &c.table, &c.sheet, &c.resolution],
+            )
+            .await
+            .context(what)?;
+    }
+    Ok(recorded)
+}
+
+/// A conflict still waiting for a person.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpenConflict {
+    pub id: i64,
+    pub pair: String,
+    pub key: serde_json::Value,
+    pub column: Option<String>,
+    pub base: serde_json::Value,
+    pub table: serde_json::Value,
+    pub sheet: serde_json::Value,
+    pub created_at: String,
+}
+
+/// Conflicts left open (policy `flag`), oldest first; of one pair, or all.
+pub async fn open_conflicts(client: &Client, pair: Option<&str>) -> Result<Vec<OpenConflict>, Error> {
+    let rows = client
+        .query(
+            "SELECT id, pair, key, \"column\", coalesce(base, 'null'), coalesce(table_value, 'null'),
+                    coalesce(sheet_value, 'null'), to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+             FROM sheetbridge.conflict WHERE resolved_at IS NULL AND ($1::text IS NULL OR pair = $1)
+             ORDER BY id",
+            &[&pair],
+        )
+        .await
+        .context(|| "reading the open conflicts".to_owned())?;
+    Ok(rows
+        .iter()
+        .map(|r| OpenConflict {
+            id: r.get(0),
+            pair: r.get(1),
+            key: r.get(2),
+            column: r.get(3),
+            base: r.get(4),
+            table: r.get(5),
+            sheet: r.get(6),
+            created_at: r.get(7),
+        })
+        .collect())
+}
+
+/// Settles an open conflict for `side` (`table` or `sheet`): the next sync
+/// writes that side's value to the other. False when there is no such open conflict.
+pub async fn resolve_conflict(client: &Client, id: i64, side: &str) -> Result<bool, Error> {
+    if side != "table" && side != "sheet" {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("a conflict is settled for `table` or `sheet`, not `{side}`"),
+        ));
+    }
+    let n = client
+        .execute(
+            "UPDATE sheetbridge.conflict SET resolution = $2, resolved_at = clock_timestamp()
+             WHERE id = $1 AND resolved_at IS NULL",
+            &[&id, &side],
+        )
+        .await
+        .context(|| format!("settling conflict {id}"))?;
+    Ok(n == 1)
+}
+
+/// A deletion held for approval.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeldDelete {
+    pub id: i64,
+    pub pair: String,
+    pub key: serde_json::Value,
+    /// `table` or `sheet`: where the row was deleted.
+    pub deleted_on: String,
+    pub row: Option<serde_json::Value>,
+    pub created_at: String,
+}
+
+/// Holds deletions of a run (one open hold per key).
+pub async fn hold_deletes(
+    client: &Client,
+    pair: &str,
+    run_id: Option<i64>,
+    held: &[(Key, &'static str, Option<serde_json::Value>)],
+) -> Result<u64, Error> {
+    let what = || format!("holding deletions of pair `{pair}`");
+    let statement = client
+        .prepare(
+            "INSERT INTO sheetbridge.held_delete (pair, run_id, key, deleted_on, row) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+        )
+        .await
+        .context(what)?;
+    let mut n = 0;
+    for (key, side, row) in held {
+        n += client.execute(&statement, &[&pair, &run_id, &key_json(key), side, row]).await.context(what)?;
+    }
+    Ok(n)
+}
+
+/// Deletions waiting for approval, oldest first; of one pair, or all.
+pub async fn held_deletes(client: &Client, pair: Option<&str>) -> Result<Vec<HeldDelete>, Error> {
+    let rows = client
+        .query(
+            "SELECT id, pair, key, deleted_on, row,
+                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+             FROM sheetbridge.held_delete WHERE decided_at IS NULL AND ($1::text IS NULL OR pair = $1)
+             ORDER BY id",
+            &[&pair],
+        )
+        .await
+        .context(|| "reading the held deletions".to_owned())?;
+    Ok(rows
+        .iter()
+        .map(|r| HeldDelete {
+            id: r.get(0),
+            pair: r.get(1),
+            key: r.get(2),
+            deleted_on: r.get(3),
+            row: r.get(4),
+            created_at: r.get(5),
+        })
+        .collect())
+}
+
+/// Approves or rejects a held deletion; false when it is not open.
+pub async fn decide_held_delete(client: &Client, id: i64, approve: bool) -> Result<bool, Error> {
+    let decision = if approve { "approved" } else { "rejected" };
+    let n = client
+        .execute(
+            "UPDATE sheetbridge.held_delete SET decision = $2, decided_at = clock_timestamp()
+             WHERE id = $1 AND decided_at IS NULL",
+            &[&id, &decision],
+        )
+        .await
+        .context(|| format!("deciding held deletion {id}"))?;
+    Ok(n == 1)
+}
