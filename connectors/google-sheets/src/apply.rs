@@ -85,15 +85,15 @@ impl Current<'_> {
     }
 }
 
-impl Target for TabTarget {
-    async fn apply(
-        &mut self,
+impl TabTarget {
+    /// Reads the tab as it is now and indexes its rows by key (rows whose key
+    /// is empty, typed by a person, are left out: they match nothing).
+    async fn current<'t>(
+        &self,
+        tab: &'t TabSource,
         schema: &TableSchema,
-        changes: &ChangeSet,
-        options: &ApplyOptions,
-    ) -> Result<ApplyReport, Error> {
-        let tab = self.client.open_tab(&self.sheet).await?;
-        let at = format!("`{}`", tab.location());
+        at: &str,
+    ) -> Result<Current<'t>, Error> {
         let layout = tab.layout(schema)?;
         let keys = schema.key_indices();
         if keys.is_empty() {
@@ -116,26 +116,82 @@ impl Target for TabTarget {
         let cols: Vec<&Column> = layout.columns.iter().map(|&i| &schema.columns[i]).collect();
         let first_data = layout.header_row as usize;
         let empty_texts = tab.empty_texts(&layout, &cols, first_data).await?;
-        let mut current = Current {
-            tab: &tab,
-            layout,
-            column_of,
-            empty_texts,
-            rows: HashMap::new(),
-            duplicates: HashMap::new(),
-        };
+        let mut current =
+            Current { tab, layout, column_of, empty_texts, rows: HashMap::new(), duplicates: HashMap::new() };
         for r in first_data..tab.grid.len() {
             let row = &tab.grid[r];
             if current.layout.sheet_columns.iter().all(|&c| row.get(c as usize).is_none_or(is_blank)) {
                 continue;
             }
             let key = Key(keys.iter().map(|&k| current.value(r as u32, k, &schema.columns[k])).collect());
+            if key.is_incomplete() {
+                continue;
+            }
             if let Some(&first) = current.rows.get(&key) {
                 current.duplicates.entry(key).or_insert_with(|| vec![first]).push(r as u32);
             } else {
                 current.rows.insert(key, r as u32);
             }
         }
+        Ok(current)
+    }
+
+    /// Writes keys the table made into rows a person added with an empty key:
+    /// `(sheet row number, the row's values as read, the key)`. A row that no
+    /// longer holds what was read (moved, edited, given a key meanwhile) is
+    /// left alone. Returns the sheet row numbers written.
+    pub async fn assign_keys(
+        &mut self,
+        schema: &TableSchema,
+        rows: &[(u32, Vec<Value>, Key)],
+    ) -> Result<Vec<u32>, Error> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tab = self.client.open_tab(&self.sheet).await?;
+        let at = format!("`{}`", tab.location());
+        let current = self.current(&tab, schema, &at).await?;
+        let keys = schema.key_indices();
+        let mut plan = Plan {
+            cells: Vec::new(),
+            updated_rows: 0,
+            inserts: Vec::new(),
+            deletes: Vec::new(),
+            conflicts: Vec::new(),
+        };
+        let mut written = Vec::new();
+        for (number, read, key) in rows {
+            let Some(r) = number.checked_sub(1) else { continue };
+            let unchanged = schema.columns.iter().enumerate().all(|(i, col)| {
+                !current.column_of.contains_key(&i)
+                    || read.get(i).is_some_and(|v| *v == current.value(r, i, col))
+            });
+            if !unchanged {
+                continue;
+            }
+            for (&k, v) in keys.iter().zip(&key.0) {
+                plan.cells.push((r, k, v.clone()));
+            }
+            plan.updated_rows += 1;
+            written.push(*number);
+        }
+        if !plan.cells.is_empty() {
+            write(&self.client, &tab, &current, schema, plan).await?;
+        }
+        Ok(written)
+    }
+}
+
+impl Target for TabTarget {
+    async fn apply(
+        &mut self,
+        schema: &TableSchema,
+        changes: &ChangeSet,
+        options: &ApplyOptions,
+    ) -> Result<ApplyReport, Error> {
+        let tab = self.client.open_tab(&self.sheet).await?;
+        let at = format!("`{}`", tab.location());
+        let current = self.current(&tab, schema, &at).await?;
         let plan = plan(schema, changes, &current, &at)?;
         if !plan.conflicts.is_empty() && options.on_conflict == OnConflict::Abort {
             return Err(Error::conflicts(&format!("apply to {at}"), &plan.conflicts));

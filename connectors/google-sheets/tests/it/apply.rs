@@ -158,3 +158,49 @@ async fn a_value_too_long_for_a_cell_is_refused_before_anything_is_written() {
     assert!(e.to_string().contains("column `name` for key 7 has 50001 characters"), "{e}");
     assert!(emu.requests().iter().all(|r| r.method == "GET"));
 }
+
+/// Rows a person typed with an empty key match nothing: two of them used to be reported as a
+/// repeated key and stopped every apply to the tab.
+#[tokio::test]
+async fn rows_without_a_key_are_left_alone_and_can_be_given_one() {
+    let emu = emulator();
+    let c = client(&emu, "ada@example.com");
+    let at = seeded(&c).await;
+    let s = items();
+    let id = at.spreadsheet_id.clone();
+    let tab = match &at.tab {
+        sheetbridge_google_sheets::Tab::Name(n) => n.clone(),
+        other => panic!("a named tab, not {other:?}"),
+    };
+    emu.with_sheets(|st| {
+        st.set_values(
+            &id,
+            &format!("'{tab}'!A8:C9"),
+            vec![
+                vec![serde_json::json!(""), serde_json::json!("typed one"), serde_json::json!(1)],
+                vec![serde_json::json!(""), serde_json::json!("typed two"), serde_json::json!(2)],
+            ],
+        )
+    })
+    .expect("a person types two rows without an id");
+    let changes =
+        ChangeSet { updates: vec![update(2, 2, Value::Int(20), Value::Int(21))], ..ChangeSet::default() };
+    let mut target = c.tab_target(&at);
+    let report = target.apply(&s, &changes, &ApplyOptions::default()).await.expect("apply");
+    assert_eq!(report.updated_cells, 1);
+
+    // The table made keys 100 and 101; the second row was edited meanwhile, so only the first gets one.
+    emu.with_sheets(|st| {
+        st.set_values(&id, &format!("'{tab}'!B9"), vec![vec![serde_json::json!("typed 2!")]])
+    })
+    .expect("an edit");
+    let wanted = vec![
+        (8, vec![Value::Null, text("typed one"), Value::Int(1)], k(100)),
+        (9, vec![Value::Null, text("typed two"), Value::Int(2)], k(101)),
+    ];
+    let written = target.assign_keys(&s, &wanted).await.expect("assign keys");
+    assert_eq!(written, vec![8]);
+    let values = emu.with_sheets(|st| st.values_unformatted(&id, &format!("'{tab}'!A8:A9"))).expect("values");
+    assert_eq!(values[0], vec![serde_json::json!(100)]);
+    assert!(values.get(1).is_none_or(|r| r.first().is_none_or(|v| v == "")), "{values:?}");
+}
