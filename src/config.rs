@@ -1,19 +1,44 @@
-//! `sheetbridge.toml`: where the database is (and, as sheetbridge grows,
-//! what to keep in sync).
+//! `sheetbridge.toml`: where the database is, how Google is reached, what to
+//! keep in sync (`[[pair]]`) and how the service listens (`[serve]`).
 //!
 //! Parse, then validate (pure), then build: [`ConfigFile::parse`] reads the
-//! TOML and refuses unknown keys; [`ConfigFile::database`] interpolates
-//! `${VAR}` / `${VAR:-default}` from the environment and checks the
-//! section, naming the file and line of any problem; the connector connects.
-//! Secrets belong in the environment or a mounted secret, never in the file:
+//! TOML and refuses unknown keys; [`ConfigFile::database`],
+//! [`ConfigFile::google`], [`ConfigFile::serve`] and [`ConfigFile::pairs`]
+//! (or [`ConfigFile::validate`] for all of them) interpolate `${VAR}` /
+//! `${VAR:-default}` from the environment and check the values, naming the
+//! file, line and pair of every problem at once; `sheetbridge check` and the
+//! connectors then reach the endpoints. Secrets belong in the environment or
+//! a mounted secret, never in the file:
 //!
 //! ```toml
 //! [database]
 //! url = "postgres://app@db.example.com:5432/shop?sslmode=require"
 //! password = "${SHOP_DB_PASSWORD}"
+//!
+//! [[pair]]
+//! name = "orders"
+//! table = "shop.orders"
+//! sheet = "gsheet://1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms/Orders"
+//! conflict = "table_wins"
+//! conflict_columns = { notes = "sheet_wins" }
+//! max_deletes = "10%"
+//! schedule = "*/5 * * * *"
 //! ```
+//!
+//! `examples/sheetbridge.toml` shows every key with its default.
 
+mod pair;
+mod schedule;
+
+use std::fmt;
 use std::path::{Path, PathBuf};
+
+pub use pair::{
+    parse_threshold, ConflictPolicy, ConflictRule, DeletePolicy, Direction, LogFormat, OrText, PairConfig,
+    PairSection, ServeSection, ServeSettings, Threshold, DEFAULT_LISTEN, DEFAULT_MAX_DELETES,
+    DEFAULT_SCHEDULE,
+};
+pub use schedule::{Cron, Schedule};
 
 use serde::Deserialize;
 use sheetbridge_core::{Error, ErrorKind};
@@ -28,6 +53,11 @@ pub struct ConfigFile {
     pub database: Option<DatabaseSection>,
     /// How sheetbridge reaches Google.
     pub google: Option<GoogleSection>,
+    /// How `sheetbridge serve` listens and logs.
+    pub serve: Option<ServeSection>,
+    /// The pairs to keep in sync (`[[pair]]`, one table and one sheet each).
+    #[serde(default, rename = "pair")]
+    pub pairs: Vec<Spanned<PairSection>>,
     #[serde(skip)]
     path: PathBuf,
     #[serde(skip)]
@@ -241,9 +271,132 @@ impl ConfigFile {
         }
     }
 
+    /// The file's path, as messages name it.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every `[[pair]]` resolved through `env` and checked (pure: nothing is
+    /// reached), or every problem found in any of them.
+    pub fn pairs(&self, env: impl Fn(&str) -> Option<String>) -> Result<Vec<PairConfig>, Vec<ConfigProblem>> {
+        let mut r = pair::Resolver {
+            text: &self.text,
+            file: &self.path,
+            env: &env,
+            pair: None,
+            problems: Vec::new(),
+        };
+        let base = self.path.parent().map(Path::to_owned).unwrap_or_default();
+        let mut pairs: Vec<PairConfig> = Vec::new();
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for (i, section) in self.pairs.iter().enumerate() {
+            let resolved = pair::resolve_pair(&mut r, section, i, &base);
+            // The name as resolved (even when the rest of the pair is not).
+            let line = line_of(&self.text, section.span().start);
+            if let (Some(_), Some(name)) = (&section.get_ref().name, r.pair.clone()) {
+                if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+                    let message = format!("the name is taken already by the pair at line {first}");
+                    r.problem(Some(line), message);
+                    continue;
+                }
+                seen.push((name, line));
+            }
+            pairs.extend(resolved);
+        }
+        if r.problems.is_empty() {
+            Ok(pairs)
+        } else {
+            Err(r.problems)
+        }
+    }
+
+    /// The `[serve]` section resolved through `env` (defaults when absent).
+    pub fn serve(&self, env: impl Fn(&str) -> Option<String>) -> Result<ServeSettings, Vec<ConfigProblem>> {
+        let Some(section) = &self.serve else { return Ok(ServeSettings::default()) };
+        let mut r = pair::Resolver {
+            text: &self.text,
+            file: &self.path,
+            env: &env,
+            pair: None,
+            problems: Vec::new(),
+        };
+        let settings = pair::resolve_serve(&mut r, section);
+        if r.problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(r.problems)
+        }
+    }
+
+    /// The whole file resolved and checked: every problem of every section at once.
+    pub fn validate(&self, env: impl Fn(&str) -> Option<String>) -> Result<Config, Vec<ConfigProblem>> {
+        let whole = |e: Error| {
+            // `database()`/`google()` name the file and section themselves.
+            vec![ConfigProblem {
+                file: self.path.clone(),
+                line: None,
+                pair: None,
+                message: e.message().to_owned(),
+            }]
+        };
+        let database = self.database(&env).map_err(whole);
+        let google = self.google(&env).map_err(whole);
+        let serve = self.serve(&env);
+        let pairs = self.pairs(&env);
+        match (database, google, serve, pairs) {
+            (Ok(database), Ok(google), Ok(serve), Ok(pairs)) => Ok(Config { database, google, serve, pairs }),
+            (d, g, s, p) => {
+                Err([d.err(), g.err(), s.err(), p.err()].into_iter().flatten().flatten().collect())
+            }
+        }
+    }
+
     fn line<T>(&self, field: &Option<Spanned<T>>) -> usize {
         field.as_ref().map(|f| line_of(&self.text, f.span().start)).unwrap_or(0)
     }
+}
+
+/// The whole file, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: Option<PgConfig>,
+    pub google: GoogleSettings,
+    pub serve: ServeSettings,
+    pub pairs: Vec<PairConfig>,
+}
+
+/// One problem of a config file, where it is and which pair it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub file: PathBuf,
+    /// The line it comes from, when one does.
+    pub line: Option<usize>,
+    /// The pair's name (or `#3` for a pair without one).
+    pub pair: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    /// ``config `x.toml` line 12, pair `orders`: ...``
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.starts_with("config `") {
+            return f.write_str(&self.message);
+        }
+        write!(f, "config `{}`", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        if let Some(pair) = &self.pair {
+            write!(f, ", pair `{pair}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Problems as one error (a line each) whose kind makes the exit code 3.
+pub fn problems_error(problems: &[ConfigProblem]) -> Error {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    Error::new(ErrorKind::InvalidInput, lines.join("\n"))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -345,6 +498,24 @@ mod tests {
             google.endpoint, None,
             "the example talks to Google unless the environment says otherwise"
         );
+        assert_eq!(file.serve(|_| None).unwrap(), ServeSettings::default());
+        let pairs = file.pairs(|_| None).unwrap();
+        let [orders, customers] = &pairs[..] else { panic!("two pairs: {pairs:?}") };
+        assert_eq!((orders.name.as_str(), orders.table.to_string().as_str()), ("orders", "shop.orders"));
+        assert!(matches!(&orders.sheet, crate::endpoint::SheetLocation::Google(s) if s.tab == orders.tab));
+        assert_eq!(orders.conflict.for_column("notes"), ConflictRule::SheetWins);
+        assert_eq!(orders.conflict.for_column("quantity"), ConflictRule::TableWins);
+        assert_eq!((orders.deletes, orders.max_deletes), (DeletePolicy::Hold, Threshold::Percent(1000)));
+        assert_eq!(orders.read_only, ["amount"]);
+        assert!(matches!(orders.schedule, Schedule::Cron(_)));
+        assert_eq!(
+            customers.sheet,
+            crate::endpoint::SheetLocation::Workbook(path.parent().unwrap().join("exports/customers.xlsx"))
+        );
+        assert_eq!((customers.direction, customers.enabled), (Direction::ToSheet, true));
+        assert!(!customers.selects("created_at"));
+        let off = file.pairs(|n| (n == "CUSTOMERS_SYNC").then(|| "false".to_owned())).unwrap();
+        assert!(!off[1].enabled);
     }
 
     #[test]
