@@ -5,7 +5,8 @@
 //! [`Key`], and [`ChangeSet`]s that say which rows to insert, which cells to
 //! update (with the value each cell held when it was read) and which rows to
 //! delete. Connectors implement [`Source`] and [`Target`]; the engine in the
-//! root crate moves rows between them. This crate does no IO.
+//! root crate moves rows between them, and [`merge()`] decides, cell by cell,
+//! what two-way sync writes to each side. This crate does no IO.
 //!
 //! ```
 //! use sheetbridge_core::{Column, ColumnType, Value, convert};
@@ -21,6 +22,7 @@ pub mod contract;
 pub mod convert;
 pub mod error;
 pub mod layout;
+pub mod merge;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -29,5 +31,6 @@ pub mod value;
 pub use change::{CellChange, ChangeSet, Delete, Update};
 pub use contract::{ApplyOptions, ApplyReport, Conflict, OnConflict, RowSink, Source, Target};
 pub use error::{CellProblem, Error, ErrorKind, Problems};
+pub use merge::{merge, MergePlan, MergeSettings};
 pub use schema::{Column, ColumnType, Key, TableName, TableSchema};
 pub use value::Value;
