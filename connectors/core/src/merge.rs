@@ -925,4 +925,6 @@ impl Merger<'_> {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
