@@ -13,9 +13,9 @@
 //! Rows are whole rows in the schema's column order, key columns included,
 //! and each is stored under the key its key columns hold
 //! ([`TableSchema::key_of`]); a row of the wrong width or under another key is
-//! an [`ErrorKind::InvalidInput`] error naming it, and a per-column policy
-//! naming no column of the schema is an [`ErrorKind::SchemaMismatch`] error.
-//! Nothing else fails.
+//! an [`ErrorKind::InvalidInput`] error naming it; a schema without a key
+//! column, or a per-column policy naming no column of the schema, is an
+//! [`ErrorKind::SchemaMismatch`] error. Nothing else fails.
 //!
 //! **Rows with an incomplete key are not the merge's business.** A sheet row
 //! whose key cells are empty (a row a person typed; [`Key::is_incomplete`])
@@ -84,8 +84,9 @@
 //! overrides): `TableWins` writes the table's value into the sheet,
 //! `SheetWins` the reverse; `Flag` changes neither side, reports the conflict
 //! as [`Resolution::Open`] and keeps the cell's old base value, so the
-//! conflict is found again on every run until a person settles it (by editing
-//! one side to match the other). A row holding an open conflict with no base
+//! conflict is found again on every run until a person settles it: writing
+//! the chosen value to the other side (guarded, like any update) makes the
+//! cell agree, and the next merge moves the base. A row holding an open conflict with no base
 //! at all gets no base row (there is no old value to keep); its cells are
 //! compared as on a first sync until the conflict is settled. Every conflict
 //! is reported, settled or not.
@@ -117,17 +118,20 @@
 //! is therefore a delete-vs-edit conflict like any other, and when the edit
 //! wins the row comes back to X. To approve a held delete, apply
 //! [`HeldDelete::delete`] to the side that still holds the row and drop the
-//! key from the base (or run once with `Propagate`).
+//! key from the base.
 //!
 //! **Direction** ([`Direction`]): `Both` as above. `ToSheet` makes the table
 //! the source of truth: every difference is settled for the table (the
-//! policy is not consulted), nothing is ever written to the table, and every
-//! sheet edit that is overwritten is reported as a conflict of kind
-//! [`ConflictKind::Overwritten`] (resolution `TableWon`), whether a cell, a
-//! row deleted on the sheet (inserted back) or a row only the sheet has
-//! (deleted from the sheet under `Propagate`; held or ignored otherwise).
-//! Deletions on the table go to the sheet through the delete policy.
-//! `ToTable` mirrors it.
+//! policy is not consulted) and nothing is ever written to the table. A
+//! sheet edit the table did not also make is overwritten and reported as a
+//! conflict of kind [`ConflictKind::Overwritten`] (resolution `TableWon`),
+//! whether a cell, a row deleted on the sheet (inserted back, whatever the
+//! delete policy) or a row only the sheet has (deleted from the sheet under
+//! `Propagate`; held or ignored otherwise). Cells both sides changed, or that
+//! differ with no base, are reported as under `Both` (`BothChanged`,
+//! `NoBase`), resolved `TableWon`. A deletion on the table goes to the sheet
+//! through the delete policy, and a sheet edit of that row is a
+//! `DeleteVsEdit` conflict the table wins. `ToTable` mirrors it all.
 //!
 //! **Read-only columns** ([`crate::Column::read_only`]) are never written to the
 //! table: under `Both` and `ToSheet` such a column merges as under `ToSheet`

@@ -540,3 +540,31 @@ fn policies_read_from_config_words() {
     let d: DeletePolicy = serde_json::from_str("\"hold\"").unwrap();
     assert_eq!(d, DeletePolicy::Hold);
 }
+
+#[test]
+fn to_sheet_a_table_delete_beats_a_sheet_edit_and_goes_through_the_delete_policy() {
+    let c = case(&[row(1, "a", "b")], &[], &[row(1, "a", "EDIT")]);
+    let s = MergeSettings::new(Direction::ToSheet, ConflictPolicy::SheetWins, DeletePolicy::Propagate);
+    let plan = c.merge(&s);
+    assert_eq!(plan.to_sheet.deletes, [Delete { key: key(1), old: Some(row(1, "a", "EDIT")) }]);
+    assert!(plan.to_table.is_empty());
+    assert_eq!(
+        (plan.conflicts[0].kind, plan.conflicts[0].resolution),
+        (ConflictKind::DeleteVsEdit, Resolution::TableWon)
+    );
+    c.settles(&s, &plan);
+}
+
+#[test]
+fn to_table_holds_a_row_only_the_table_has_instead_of_deleting_it() {
+    let c = case(&[], &[row(1, "app", "row")], &[]);
+    let s = MergeSettings::new(Direction::ToTable, ConflictPolicy::Flag, DeletePolicy::Hold);
+    let plan = c.merge(&s);
+    assert!(plan.to_table.is_empty() && plan.to_sheet.is_empty());
+    assert_eq!(
+        plan.held_deletes,
+        [HeldDelete { deleted_on: Side::Sheet, key: key(1), row: row(1, "app", "row") }]
+    );
+    let again = c.settles(&s, &plan).merge(&s);
+    assert_eq!(again.held_deletes, plan.held_deletes);
+}
