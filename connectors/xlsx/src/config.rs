@@ -52,6 +52,42 @@ impl WriteOptions {
     }
 }
 
+/// How [`crate::SheetRewriter`] rewrites one sheet of an existing workbook.
+#[derive(Debug, Clone)]
+pub struct RewriteOptions {
+    /// Rewrite even when Excel or LibreOffice holds the file open (their lock
+    /// file is beside it). The program keeps showing the old content and may
+    /// save it back over ours.
+    pub force: bool,
+    /// Deflate level of the parts written anew, 1 (fastest) to 9; parts
+    /// kept are copied as they were compressed. Default 4 (see
+    /// [`WriteOptions::compression_level`]).
+    pub compression_level: u8,
+    /// Backup copies of the previous workbook kept beside it
+    /// (`.orders.xlsx.sheetbridge-backup-20261125T180725.123456Z`), newest
+    /// kept, older ones removed. Default 5; 0 keeps no backup (and removes
+    /// none).
+    pub keep_backups: usize,
+}
+
+impl Default for RewriteOptions {
+    fn default() -> Self {
+        RewriteOptions { force: false, compression_level: 4, keep_backups: 5 }
+    }
+}
+
+impl RewriteOptions {
+    /// The options of the export that writes the sheet's rows.
+    pub(crate) fn write_options(&self, sheet: &str) -> WriteOptions {
+        WriteOptions {
+            sheet: sheet.to_owned(),
+            force: self.force,
+            epoch: SerialEpoch::Excel1900,
+            compression_level: self.compression_level,
+        }
+    }
+}
+
 /// Guards against workbooks built to exhaust memory or time (zip bombs).
 ///
 /// Every part of the archive is checked before anything is inflated: its

@@ -37,6 +37,27 @@
 //! # }
 //! ```
 //!
+//! # Rewriting one sheet of a workbook someone also uses
+//!
+//! Two-way sync replaces only its sheet: [`rewrite_sheet`] (or
+//! [`SheetRewriter`], a [`sheetbridge_core::RowSink`]) writes the rows as
+//! [`XlsxWriter`] would, splices that sheet into a copy of the workbook at
+//! the zip level (every other part copied byte for byte, styles appended to
+//! the workbook's own), keeps the previous file as a backup beside it
+//! ([`backups_of`]), and renames the copy over it. A workbook open in Excel
+//! or LibreOffice is refused with [`sheetbridge_core::ErrorKind::Locked`].
+//!
+//! ```no_run
+//! # use std::path::Path;
+//! # use sheetbridge_core::{TableSchema, Value};
+//! # fn f(schema: &TableSchema, rows: &[Vec<Value>]) -> Result<(), sheetbridge_core::Error> {
+//! use sheetbridge_xlsx::{rewrite_sheet, RewriteOptions};
+//! let report = rewrite_sheet(Path::new("shop.xlsx"), "Orders", schema, rows, &RewriteOptions::default())?;
+//! println!("{} rows; previous file kept as {:?}", report.rows, report.backup);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Exactness: which values are written as text
 //!
 //! A value is written as a native cell (number, date, boolean) only when
@@ -74,17 +95,22 @@
 //! bad cells. Memory stays bounded as sheets grow: only the workbook's
 //! shared-strings table is held whole (see [`ReadLimits`]).
 
+mod backup;
 mod config;
 mod convert;
 mod error;
 pub mod limits;
 mod lock;
+mod ooxml;
 mod source;
+mod splice;
 mod target;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use config::{ReadLimits, WriteOptions};
+pub use backup::backups_of;
+pub use config::{ReadLimits, RewriteOptions, WriteOptions};
 pub use lock::holder as lock_holder;
 pub use source::{Cell, ReadSummary, RowConverter, SheetLayout, XlsxSource};
+pub use splice::{rewrite_sheet, RewriteReport, SheetRewriter};
 pub use target::{default_sheet_name, WriteReport, XlsxWriter};

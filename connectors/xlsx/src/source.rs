@@ -617,7 +617,7 @@ fn holds_encrypted_package(mut f: File) -> bool {
 
 /// Refuses archives whose parts would inflate beyond `limits` (zip bombs),
 /// before anything is inflated.
-fn check_zip(path: &Path, f: &mut File, limits: &ReadLimits) -> Result<(), Error> {
+pub(crate) fn check_zip(path: &Path, f: &mut File, limits: &ReadLimits) -> Result<(), Error> {
     let mut zip = zip::ZipArchive::new(&mut *f).map_err(|e| {
         Error::new(
             ErrorKind::InvalidInput,

@@ -6,6 +6,7 @@ mod fixtures;
 mod libreoffice;
 mod limits;
 mod mangled;
+mod rewrite;
 mod roundtrip;
 
 use std::future::Future;
