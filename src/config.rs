@@ -279,6 +279,21 @@ impl ConfigFile {
     /// Every `[[pair]]` resolved through `env` and checked (pure: nothing is
     /// reached), or every problem found in any of them.
     pub fn pairs(&self, env: impl Fn(&str) -> Option<String>) -> Result<Vec<PairConfig>, Vec<ConfigProblem>> {
+        let (pairs, problems) = self.resolve_pairs(env);
+        if problems.is_empty() {
+            Ok(pairs)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Every pair whose table and sheet resolved (with defaults standing in for
+    /// fields that are wrong), and every problem of every pair: for `sheetbridge
+    /// check`, which reaches what it can and reports everything.
+    pub fn resolve_pairs(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> (Vec<PairConfig>, Vec<ConfigProblem>) {
         let mut r = pair::Resolver {
             text: &self.text,
             file: &self.path,
@@ -303,11 +318,7 @@ impl ConfigFile {
             }
             pairs.extend(resolved);
         }
-        if r.problems.is_empty() {
-            Ok(pairs)
-        } else {
-            Err(r.problems)
-        }
+        (pairs, r.problems)
     }
 
     /// The `[serve]` section resolved through `env` (defaults when absent).

@@ -185,9 +185,16 @@ pub struct PairConfig {
     pub max_deletes: Threshold,
     pub schedule: Schedule,
     pub enabled: bool,
+    /// The line of each field the file gives (`"table"`, `"columns"`, ...), for messages.
+    pub lines: BTreeMap<&'static str, usize>,
 }
 
 impl PairConfig {
+    /// The line `field` is on, else the pair's own.
+    pub fn line_of(&self, field: &str) -> usize {
+        self.lines.get(field).copied().unwrap_or(self.line)
+    }
+
     /// Whether `column` is synced, by `columns`/`exclude` alone.
     pub fn selects(&self, column: &str) -> bool {
         (self.columns.is_empty() || self.columns.iter().any(|c| c == column))
@@ -220,7 +227,8 @@ impl Default for ServeSettings {
     }
 }
 
-pub const DEFAULT_SCHEDULE: &str = "5m";
+/// Every five minutes.
+pub const DEFAULT_SCHEDULE: Schedule = Schedule::Every(std::time::Duration::from_secs(300));
 pub const DEFAULT_MAX_DELETES: Threshold = Threshold::Percent(1_000);
 
 /// Collects a section's problems while its values are resolved.
@@ -344,6 +352,8 @@ pub fn parse_threshold(text: &str) -> Result<Threshold, String> {
 }
 
 /// Resolves and checks one `[[pair]]` (its name first, so every message carries it).
+/// `None` when its table or sheet could not be resolved; other fields that are
+/// wrong take their defaults (the problems say so).
 pub(super) fn resolve_pair<E: Fn(&str) -> Option<String>>(
     r: &mut Resolver<'_, E>,
     section: &Spanned<PairSection>,
@@ -521,7 +531,7 @@ pub(super) fn resolve_pair<E: Fn(&str) -> Option<String>>(
         }
     };
     let schedule = match &p.schedule {
-        None => DEFAULT_SCHEDULE.parse().ok(),
+        None => Some(DEFAULT_SCHEDULE),
         Some(s) => r.string(s, "schedule").and_then(|text| match text.parse::<Schedule>() {
             Ok(s) => Some(s),
             Err(e) => {
@@ -556,9 +566,27 @@ pub(super) fn resolve_pair<E: Fn(&str) -> Option<String>>(
         }
     };
 
+    // Where a field is wrong its default stands in: the problem is recorded, and
+    // `sheetbridge check` can still reach the table and the sheet.
+    let mut lines = BTreeMap::new();
+    let mut mark = |field: &'static str, span: Option<std::ops::Range<usize>>| {
+        if let Some(span) = span {
+            lines.insert(field, line_of(text, span.start));
+        }
+    };
+    mark("name", p.name.as_ref().map(Spanned::span));
+    mark("table", p.table.as_ref().map(Spanned::span));
+    mark("sheet", p.sheet.as_ref().map(Spanned::span));
+    mark("tab", p.tab.as_ref().map(Spanned::span));
+    mark("key", p.key.as_ref().map(Spanned::span));
+    mark("columns", p.columns.as_ref().map(Spanned::span));
+    mark("exclude", p.exclude.as_ref().map(Spanned::span));
+    mark("read_only", p.read_only.as_ref().map(Spanned::span));
+    mark("conflict_columns", p.conflict_columns.as_ref().and_then(|m| m.values().next()).map(Spanned::span));
     Some(PairConfig {
-        name: name?,
+        name: name.unwrap_or_else(|| r.pair.clone().unwrap_or_default()),
         line,
+        lines,
         table: table?,
         sheet: sheet?,
         tab,
@@ -566,12 +594,12 @@ pub(super) fn resolve_pair<E: Fn(&str) -> Option<String>>(
         columns,
         exclude,
         read_only,
-        direction: direction?,
-        conflict: ConflictPolicy { default: default_rule?, per_column },
-        deletes: deletes?,
-        max_deletes: max_deletes?,
-        schedule: schedule?,
-        enabled: enabled?,
+        direction: direction.unwrap_or(Direction::Both),
+        conflict: ConflictPolicy { default: default_rule.unwrap_or(ConflictRule::TableWins), per_column },
+        deletes: deletes.unwrap_or(DeletePolicy::Propagate),
+        max_deletes: max_deletes.unwrap_or(DEFAULT_MAX_DELETES),
+        schedule: schedule.unwrap_or(DEFAULT_SCHEDULE),
+        enabled: enabled.unwrap_or(true),
     })
 }
 
@@ -794,6 +822,25 @@ sheet = "t.xlsx"
             assert!(got.iter().any(|g| g.starts_with(&w)), "missing {w:?} among:\n{}", got.join("\n"));
         }
         assert_eq!(got.len(), want.len(), "{}", got.join("\n"));
+    }
+
+    #[test]
+    fn check_gets_every_pair_it_can_reach_despite_problems() {
+        let f = ConfigFile::parse(
+            Path::new("x.toml"),
+            "[[pair]]\nname = \"a\"\ntable = \"t\"\nsheet = \"t.xlsx\"\nschedule = \"soon\"\n\
+             columns = [\"id\"]\n\n[[pair]]\nname = \"b\"\ntable = \"a.b.c\"\nsheet = \"t.xlsx\"\n",
+        )
+        .unwrap();
+        let (pairs, problems) = f.resolve_pairs(env);
+        assert_eq!(pairs.len(), 1, "the pair with a bad table cannot be reached: {pairs:?}");
+        assert_eq!((pairs[0].name.as_str(), &pairs[0].schedule), ("a", &DEFAULT_SCHEDULE));
+        assert_eq!(
+            (pairs[0].line_of("sheet"), pairs[0].line_of("columns"), pairs[0].line_of("tab")),
+            (4, 6, 1)
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(f.pairs(env).is_err());
     }
 
     #[test]
