@@ -81,6 +81,19 @@ The token is kept in $XDG_CONFIG_HOME/sheetbridge/google-token.json (mode 0600),
 --token-file / SHEETBRIDGE_GOOGLE_TOKEN_FILE. Containers can pass a credential's JSON in
 SHEETBRIDGE_GOOGLE_CREDENTIALS or a mounted file in SHEETBRIDGE_GOOGLE_CREDENTIALS_FILE.")]
     Auth(crate::commands::auth::AuthArgs),
+
+    /// Validate the config file and reach every table and sheet its pairs name; nothing is written.
+    #[command(after_help = "\
+Examples:
+  sheetbridge check
+  sheetbridge check --config /etc/sheetbridge/sheetbridge.toml
+  sheetbridge check orders customers
+  sheetbridge check --json
+
+Every problem is listed at once, one a line, with its pair and the config line it comes
+from. Exits with 0 when all is well, 3 when the file or a table or sheet does not fit,
+7 when the database or Google cannot be reached or refuses the credential.")]
+    Check(crate::commands::check::CheckArgs),
 }
 
 #[derive(Debug, Clone, Args)]

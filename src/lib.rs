@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
             Command::Import(args) => commands::import::run(args).await,
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Auth(args) => commands::auth::run(args).await,
+            Command::Check(args) => commands::check::run(args).await,
         }
     })
 }

@@ -1,6 +1,7 @@
 //! One module a command.
 
 pub mod auth;
+pub mod check;
 pub mod demo;
 pub mod export;
 pub mod import;

@@ -4,6 +4,7 @@
 
 mod auth;
 mod bad_input;
+mod check;
 mod cli;
 mod gsheet;
 mod import;
