@@ -20,7 +20,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sheetbridge_core::{Error, ErrorKind};
-use tokio_postgres::Client;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_postgres::{AsyncMessage, Client, Notification};
 
 use crate::error::pg_error;
 
@@ -459,6 +461,15 @@ impl PgConn {
 /// Connects and spawns the connection's background task on the current
 /// Tokio runtime.
 pub async fn connect(config: &PgConfig) -> Result<PgConn, Error> {
+    connect_forwarding(config, None).await
+}
+
+/// [`connect`], sending the notifications the server delivers (LISTEN) to
+/// `notifications` when given.
+pub(crate) async fn connect_forwarding(
+    config: &PgConfig,
+    notifications: Option<UnboundedSender<Notification>>,
+) -> Result<PgConn, Error> {
     let target = config.to_string();
     let pg = config.to_tokio();
     let what = || format!("connect to {target}");
@@ -466,26 +477,45 @@ pub async fn connect(config: &PgConfig) -> Result<PgConn, Error> {
     let client = if config.sslmode == SslMode::Disable || config.is_unix_socket() {
         let (client, connection) =
             pg.connect(tokio_postgres::NoTls).await.map_err(|e| pg_error(&what(), e))?;
-        spawn_connection(connection);
+        spawn_connection(connection, notifications.clone());
         client
     } else {
         let tls = tls_config(config.sslmode, config.sslrootcert.as_deref())
             .map_err(|e| Error::new(e.kind().clone(), format!("{}: {}", what(), e.message())))?;
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
         let (client, connection) = pg.connect(tls).await.map_err(|e| pg_error(&what(), e))?;
-        spawn_connection(connection);
+        spawn_connection(connection, notifications.clone());
         client
     };
     Ok(PgConn { client, target })
 }
 
-fn spawn_connection<F>(connection: F)
-where
-    F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+fn spawn_connection<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    notifications: Option<UnboundedSender<Notification>>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %crate::error::describe(&e), "postgres connection ended");
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(n))) => {
+                    if let Some(tx) = &notifications {
+                        // A receiver that is gone no longer wants them.
+                        let _ = tx.send(n);
+                    }
+                }
+                Some(Ok(AsyncMessage::Notice(n))) => {
+                    tracing::debug!(severity = n.severity(), message = n.message(), "postgres notice");
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::debug!(error = %crate::error::describe(&e), "postgres connection ended");
+                    break;
+                }
+                None => break,
+            }
         }
     });
 }

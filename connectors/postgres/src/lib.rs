@@ -6,7 +6,9 @@
 //! every update and delete guarded by the values it read ([`PgTable`]
 //! implements [`sheetbridge_core::Target`]); imports whole files in insert,
 //! upsert or mirror mode with a plan first ([`PgConn::begin_import`]); runs
-//! the `sheetbridge` schema's migrations ([`migrate`]); and starts a
+//! the `sheetbridge` schema's migrations ([`migrate`]); keeps a sync pair
+//! to one runner at a time with advisory locks ([`lock`]) and hears table
+//! changes through LISTEN/NOTIFY ([`notify`]); and starts a
 //! throwaway local cluster for the demo and the tests ([`LocalCluster`]).
 //!
 //! ```no_run
@@ -41,7 +43,9 @@ pub mod error;
 pub mod import;
 mod introspect;
 pub mod local;
+pub mod lock;
 pub mod migrate;
+pub mod notify;
 pub mod source;
 pub mod state;
 mod target;

@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_sync_state.sql",
         sql: include_str!("../../../sql/migrations/0002_sync_state.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_notify.sql",
+        sql: include_str!("../../../sql/migrations/0003_notify.sql"),
+    },
 ];
 
 /// The `pg_advisory_lock` key the runner holds while it works: the bytes of

@@ -3,6 +3,7 @@
 mod apply;
 mod import;
 mod introspect;
+mod lock;
 mod migrate;
 mod snapshot;
 mod state;
