@@ -20,6 +20,7 @@ pub mod endpoint;
 pub mod exit;
 pub mod google;
 pub mod output;
+pub mod serve;
 
 use anyhow::Context;
 
