@@ -11,8 +11,9 @@
 //!
 //! - the synced sheet's XML (its style indices remapped into the workbook's
 //!   style sheet, strings inline, so the shared-strings table is unchanged);
-//!   its old relationships part is left out (comments, tables and drawings
-//!   anchored to the old rows do not fit the new ones);
+//!   its old relationships part is left out, and the parts only it led to
+//!   (comments, tables, its drawing: anchored to the old rows, they do not
+//!   fit the new ones), with their content types;
 //! - `styles.xml`: our fonts, number formats and cell formats appended after
 //!   the workbook's own (reused when equal), so every index other sheets use
 //!   keeps its meaning;
@@ -28,7 +29,7 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use sheetbridge_core::a1;
 use sheetbridge_core::{Error, ErrorKind, RowSink, TableSchema, Value};
@@ -121,6 +122,7 @@ impl SheetRewriter {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(error::io(path, "read its size", e)),
         };
+        remove_stale_temps(path);
         let (writer, scratch) = match original {
             None => (XlsxWriter::create(path, schema, &options.write_options(sheet))?, None),
             Some(_) => {
@@ -249,6 +251,33 @@ fn dir_of(path: &Path) -> &Path {
     match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
+    }
+}
+
+/// Temp files and scratch directories older than this, beside a workbook, are
+/// left over from a process killed while writing it.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
+
+/// Removes what a killed rewrite of `path` left beside it (`.orders.xlsx.tmp-*`
+/// older than [`STALE_TEMP`]; a running writer touches its files far more often).
+fn remove_stale_temps(path: &Path) {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return };
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = fs::read_dir(dir_of(path)) else { return };
+    for e in entries.flatten() {
+        if !e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMP);
+        if old {
+            let p = e.path();
+            let _ = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+        }
     }
 }
 
@@ -507,6 +536,24 @@ fn splice(
         let name = theirs.name(&wb_rels_part).unwrap_or(&wb_rels_part).to_owned();
         edited.insert(name, ooxml::edit_rels(&wb_rels_xml, &drop_rels, &add_rels).map_err(&bad)?);
     }
+    // Parts only the replaced sheet led to (its comments, tables, drawing)
+    // would be left behind unreferenced: they go too, with their content types.
+    let before = reachable(&mut theirs, &HashMap::new(), &[]).map_err(&bad)?;
+    let after = reachable(&mut theirs, &edited, &dropped).map_err(&bad)?;
+    let mut orphans: Vec<&String> = before.iter().filter(|p| !after.contains(*p)).collect();
+    orphans.sort();
+    for part in orphans {
+        if let Some(name) = theirs.name(part).map(str::to_owned) {
+            if !dropped.contains(&name) {
+                drop_types.push(format!("/{name}"));
+                dropped.push(name.clone());
+            }
+            if let Some(rels) = theirs.name(&ooxml::rels_of(&name)) {
+                dropped.push(rels.to_owned());
+            }
+        }
+    }
+
     if !drop_types.is_empty() || !add_types.is_empty() {
         let ct = theirs.need("[Content_Types].xml").map_err(&bad)?;
         let name = theirs.name("[Content_Types].xml").unwrap_or("[Content_Types].xml").to_owned();
@@ -553,6 +600,38 @@ fn splice(
     }
     zw.finish().map_err(werr)?;
     Ok(Spliced { added, kept_parts })
+}
+
+/// The parts reachable from the package's relationships, following every
+/// part's `.rels` (as `edited` has it, unless in `dropped`), by lower-cased name.
+fn reachable<R: Read + Seek>(
+    parts: &mut Parts<R>,
+    edited: &HashMap<String, Vec<u8>>,
+    dropped: &[String],
+) -> Result<std::collections::HashSet<String>, String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut queue = vec![String::new()];
+    while let Some(part) = queue.pop() {
+        let rels_part = if part.is_empty() { "_rels/.rels".to_owned() } else { ooxml::rels_of(&part) };
+        let Some(name) = parts.name(&rels_part).map(str::to_owned) else { continue };
+        if dropped.contains(&name) {
+            continue;
+        }
+        let xml = match edited.get(&name) {
+            Some(x) => x.clone(),
+            None => parts.need(&name)?,
+        };
+        for rel in ooxml::parse_rels(&xml)? {
+            if rel.external {
+                continue;
+            }
+            let target = ooxml::resolve(&part, &rel.target);
+            if parts.name(&target).is_some() && seen.insert(target.to_lowercase()) {
+                queue.push(target);
+            }
+        }
+    }
+    Ok(seen)
 }
 
 /// Streams a sheet of the scratch workbook into the zip entry just started.

@@ -119,12 +119,30 @@ fn rewriting_the_synced_sheet_keeps_every_other_part_byte_for_byte() {
         }
         let new: Vec<_> = after.keys().filter(|p| !before.contains_key(*p)).collect();
         assert!(new.is_empty(), "{name}: parts added: {new:?}");
+        // Dropped: the calculation chain, and the old sheet's relationships
+        // with the comments they led to (anchored to the old rows).
+        let gone: &[&str] = if name == "multi_sheet.xlsx" {
+            &["xl/calcChain.xml", "xl/comments/comment1.xml", "xl/drawings/commentsDrawing1.vml"]
+        } else {
+            &["xl/comments2.xml", "xl/drawings/vmlDrawing1.vml"]
+        };
         for part in &changed {
             let ok = *part == sheet2
                 || rewritten.contains(&part.as_str())
-                || part == "xl/calcChain.xml (dropped)"
+                || gone.iter().any(|g| *part == format!("{g} (dropped)"))
                 || part == "xl/worksheets/_rels/sheet2.xml.rels (dropped)";
             assert!(ok, "{name}: part {part} changed; only the synced sheet and its workbook parts may");
+        }
+        for g in gone {
+            assert!(changed.contains(&format!("{g} (dropped)")), "{name}: {g} was kept: {changed:?}");
+            let ct = part_text(&path, "[Content_Types].xml");
+            assert!(!ct.contains(&format!("\"/{g}\"")), "{name}: {g} keeps its content type: {ct}");
+        }
+        // The chart on Summary and its drawing stay.
+        for kept in
+            ["xl/charts/chart1.xml", "xl/drawings/drawing1.xml", "xl/drawings/_rels/drawing1.xml.rels"]
+        {
+            assert_eq!(after.get(kept), before.get(kept), "{name}: {kept}");
         }
         assert!(changed.contains(&sheet2), "{name}: the synced sheet was not rewritten");
         assert_eq!(
@@ -484,8 +502,23 @@ fn a_kill_at_any_step_leaves_the_old_or_the_new_workbook() {
         } else {
             assert_eq!(std::fs::read(&path).unwrap(), before, "killed at {step}: the old workbook is intact");
         }
-        // A later run succeeds, whatever the kill left behind.
+        // A later run succeeds, whatever the kill left behind, and removes
+        // the killed run's temp files once they are old (an hour).
+        let mut left = temp_files(dir.path());
+        left.sort();
+        if step != "renamed" {
+            assert!(!left.is_empty(), "killed at {step}: no temp file to clean up");
+        }
         let report = rewrite(&path, "Orders", &orders(), &order_rows());
+        let mut now_left = temp_files(dir.path());
+        now_left.sort();
+        assert_eq!(now_left, left, "fresh temp files may belong to a running writer");
+        let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+        for name in &left {
+            std::fs::File::open(dir.path().join(name)).unwrap().set_modified(two_hours_ago).unwrap();
+        }
+        rewrite(&path, "Orders", &orders(), &order_rows());
+        assert!(temp_files(dir.path()).is_empty(), "after a kill at {step}: {:?}", temp_files(dir.path()));
         assert_eq!(report.rows, 4, "after a kill at {step}");
         let (_, rows, _) = read_all(&path, Some("Orders"), &orders()).unwrap();
         assert_rows_eq(&orders().columns, &rows, &sheet_rows(&order_rows()));
