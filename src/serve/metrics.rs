@@ -20,7 +20,7 @@ use std::fmt::Write;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::{RunOutcome, RunStatus};
+use super::{RunOutcome, RunStatus, STATUSES};
 
 /// Upper bounds (seconds) of the run duration histogram's buckets.
 pub const DURATION_BUCKETS: [f64; 12] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0];
@@ -30,7 +30,8 @@ type Family = (&'static str, &'static str, &'static str, fn(&PairMetrics) -> Opt
 
 #[derive(Debug, Default, Clone)]
 struct PairMetrics {
-    runs: BTreeMap<RunStatus, u64>,
+    /// Passes by status, in the order of [`STATUSES`].
+    runs: [u64; STATUSES.len()],
     /// Non-cumulative counts per bucket; the last is +Inf.
     buckets: [u64; DURATION_BUCKETS.len() + 1],
     duration_sum: f64,
@@ -73,7 +74,9 @@ impl Metrics {
     ) {
         let mut pairs = self.lock();
         let m = pairs.entry(pair.to_owned()).or_default();
-        *m.runs.entry(outcome.status).or_default() += 1;
+        if let Some(i) = STATUSES.iter().position(|s| *s == outcome.status) {
+            m.runs[i] += 1;
+        }
         m.consecutive_failures = u64::from(consecutive_failures);
         if outcome.status == RunStatus::Skipped {
             return;
@@ -112,8 +115,7 @@ impl Metrics {
 
         family(&mut out, "sheetbridge_runs_total", "counter", "Passes of a pair, by how they ended.");
         for (pair, m) in pairs.iter() {
-            for status in RunStatus::ALL {
-                let n = m.runs.get(&status).copied().unwrap_or(0);
+            for (status, n) in STATUSES.iter().zip(m.runs) {
                 sample(
                     &mut out,
                     "sheetbridge_runs_total",

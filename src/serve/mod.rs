@@ -67,39 +67,12 @@ use crate::config::{PairConfig, Schedule, DEFAULT_LISTEN};
 
 pub use daemon::{run_until_signal, Daemon, RunReport, Trigger};
 
-/// How a pass of a pair ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RunStatus {
-    /// Both sides agree with the base; everything the pass meant to write was written.
-    Success,
-    /// Some writes were made and some were not (the next pass converges).
-    Partial,
-    /// Nothing useful was done: an error stopped the pass.
-    Failed,
-    /// The pass did not start: another process was running the pair.
-    Skipped,
-}
+/// How a pass of a pair ended: the journal's own status (`sheetbridge.run.status`).
+pub use sheetbridge_postgres::state::RunStatus;
 
-impl RunStatus {
-    pub const ALL: [RunStatus; 4] =
-        [RunStatus::Success, RunStatus::Partial, RunStatus::Failed, RunStatus::Skipped];
-
-    /// The status as the journal and the metrics spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Success => "success",
-            RunStatus::Partial => "partial",
-            RunStatus::Failed => "failed",
-            RunStatus::Skipped => "skipped",
-        }
-    }
-}
-
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Every status, in the order the metrics list them.
+pub const STATUSES: [RunStatus; 4] =
+    [RunStatus::Success, RunStatus::Partial, RunStatus::Failed, RunStatus::Skipped];
 
 /// What one pass of one pair did.
 #[derive(Debug, Clone, PartialEq, Eq)]
