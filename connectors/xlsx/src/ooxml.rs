@@ -962,3 +962,81 @@ pub(crate) fn sheet_is_selected<R: BufRead>(input: R) -> Result<bool> {
 pub(crate) fn sheet_ref(sheet: &str, range: &str) -> String {
     format!("'{}'!{range}", sheet.replace('\'', "''"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(b: Vec<u8>) -> String {
+        String::from_utf8(b).unwrap_or_default()
+    }
+
+    #[test]
+    fn names_and_calc_settings_are_added_in_schema_order_with_the_workbooks_prefix() {
+        let xml = br#"<x:workbook xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:rel="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><x:sheets><x:sheet name="A" sheetId="3" rel:id="rId1"/></x:sheets><x:extLst><x:ext uri="u"/></x:extLst></x:workbook>"#;
+        let info = parse_workbook(xml).unwrap();
+        assert_eq!((info.sheet_tag.as_str(), info.rid_attr.as_str()), ("x:sheet", "rel:id"));
+        let edit = WorkbookEdit {
+            add_sheets: vec![("B & C".into(), 4, "rId9".into(), true)],
+            filter: Some((1, sheet_ref("B & C", "$A$1:$B$2"))),
+        };
+        let out = text(edit_workbook(xml, &info, &edit).unwrap());
+        assert_eq!(
+            out,
+            r#"<x:workbook xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:rel="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><x:sheets><x:sheet name="A" sheetId="3" rel:id="rId1"/><x:sheet name="B &amp; C" sheetId="4" state="hidden" rel:id="rId9"/></x:sheets><x:definedNames><x:definedName name="_xlnm._FilterDatabase" localSheetId="1" hidden="1">'B &amp; C'!$A$1:$B$2</x:definedName></x:definedNames><x:calcPr fullCalcOnLoad="1"/><x:extLst><x:ext uri="u"/></x:extLst></x:workbook>"#
+        );
+    }
+
+    #[test]
+    fn an_old_filter_name_of_the_sheet_is_replaced_and_others_kept() {
+        let xml = br#"<workbook><sheets><sheet name="A" sheetId="1" r:id="rId1"/><sheet name="B" sheetId="2" r:id="rId2"/></sheets><definedNames><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">A!$A$1:$C$9</definedName><definedName name="_xlnm._FilterDatabase" localSheetId="1" hidden="1">B!$A$1:$A$2</definedName><definedName name="Rate">A!$B$2</definedName></definedNames><calcPr calcId="1"/></workbook>"#;
+        let info = parse_workbook(xml).unwrap();
+        let edit = WorkbookEdit { add_sheets: vec![], filter: Some((0, sheet_ref("A", "$A$1:$D$3"))) };
+        let out = text(edit_workbook(xml, &info, &edit).unwrap());
+        assert!(!out.contains("$C$9"), "{out}");
+        assert!(out.contains(r#"localSheetId="1" hidden="1">B!$A$1:$A$2<"#), "{out}");
+        assert!(out.contains(r#"<definedName name="Rate">A!$B$2</definedName><definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'A'!$A$1:$D$3</definedName></definedNames><calcPr calcId="1" fullCalcOnLoad="1"/>"#), "{out}");
+    }
+
+    #[test]
+    fn styles_are_appended_and_a_missing_number_format_list_is_created() {
+        let theirs = br#"<styleSheet><fonts count="1"><font><sz val="10"/><name val="Arial"/></font></fonts><fills count="2"><fill><patternFill/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border/></borders><cellStyleXfs count="1"><xf/></cellStyleXfs><cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="14" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs></styleSheet>"#;
+        let ours = br#"<styleSheet><numFmts count="1"><numFmt numFmtId="164" formatCode="0.00"/></numFmts><fonts count="2"><font><sz val="11"/></font><font><b/><sz val="11"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/></border></borders><cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/><xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs></styleSheet>"#;
+        let merged = merge_styles(theirs, ours).unwrap();
+        assert_eq!(merged.xf_map, vec![0, 2, 3]);
+        let out = text(merged.xml.clone());
+        assert!(out.starts_with(r#"<styleSheet><numFmts count="1"><numFmt numFmtId="164" formatCode="0.00"/></numFmts><fonts count="2"><font><sz val="10"/><name val="Arial"/></font><font><b/><sz val="11"/></font></fonts>"#), "{out}");
+        assert!(out.contains(r#"<cellXfs count="4">"#), "{out}");
+        assert!(out.contains(r#"<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/><xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>"#), "{out}");
+        // Merging again into the result adds nothing.
+        let again = merge_styles(&merged.xml, ours).unwrap();
+        assert_eq!((text(again.xml), again.xf_map), (out, vec![0, 2, 3]));
+    }
+
+    #[test]
+    fn shared_strings_become_inline_and_styles_are_remapped() {
+        let sheet = br#"<worksheet><sheetViews><sheetView tabSelected="1" workbookViewId="0"/></sheetViews><cols><col min="1" max="1" style="1"/></cols><sheetData><row r="1"><c r="A1" s="1" t="s"><v>1</v></c><c r="B1" s="2"><v>1.5</v></c></row></sheetData></worksheet>"#;
+        let strings = vec!["a".to_owned(), "x < y & \"z\"".to_owned()];
+        let mut out = Vec::new();
+        let fit = SheetFit { xf_map: &[0, 7, 9], strings: &strings, selected: false };
+        fit_sheet(&sheet[..], &mut out, &fit).unwrap();
+        assert_eq!(
+            text(out),
+            r#"<worksheet><sheetViews><sheetView workbookViewId="0"/></sheetViews><cols><col min="1" max="1" style="7"/></cols><sheetData><row r="1"><c r="A1" s="7" t="inlineStr"><is><t xml:space="preserve">x &lt; y &amp; &quot;z&quot;</t></is></c><c r="B1" s="9"><v>1.5</v></c></row></sheetData></worksheet>"#
+        );
+        assert_eq!(parse_shared_strings(br#"<sst><si><t>a&amp;b</t></si><si><r><t>c</t></r><r><t xml:space="preserve"> d</t></r><rPh><t>x</t></rPh></si><si/></sst>"#).unwrap(), ["a&b", "c d", ""]);
+    }
+
+    #[test]
+    fn relationship_targets_resolve_like_a_package_reader() {
+        assert_eq!(resolve("xl/workbook.xml", "worksheets/sheet1.xml"), "xl/worksheets/sheet1.xml");
+        assert_eq!(resolve("xl/workbook.xml", "/xl/worksheets/sheet1.xml"), "xl/worksheets/sheet1.xml");
+        assert_eq!(
+            resolve("xl/worksheets/sheet1.xml", "../drawings/drawing1.xml"),
+            "xl/drawings/drawing1.xml"
+        );
+        assert_eq!(resolve("", "xl/workbook.xml"), "xl/workbook.xml");
+        assert_eq!(relative("xl/workbook.xml", "xl/worksheets/sheet4.xml"), "worksheets/sheet4.xml");
+        assert_eq!(rels_of("xl/worksheets/sheet2.xml"), "xl/worksheets/_rels/sheet2.xml.rels");
+    }
+}
