@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use serde::Deserialize;
+use sheetbridge_core::merge::{self, MergeSettings};
 use sheetbridge_core::TableName;
 use sheetbridge_google_sheets::Tab;
 use toml::Spanned;
@@ -199,6 +200,51 @@ impl PairConfig {
     pub fn selects(&self, column: &str) -> bool {
         (self.columns.is_empty() || self.columns.iter().any(|c| c == column))
             && !self.exclude.iter().any(|c| c == column)
+    }
+}
+
+// The merge in connectors/core has its own enums (it knows nothing of the
+// config); these are the one place the two meet.
+impl From<Direction> for merge::Direction {
+    fn from(d: Direction) -> Self {
+        match d {
+            Direction::Both => merge::Direction::Both,
+            Direction::ToSheet => merge::Direction::ToSheet,
+            Direction::ToTable => merge::Direction::ToTable,
+        }
+    }
+}
+
+impl From<ConflictRule> for merge::ConflictPolicy {
+    fn from(r: ConflictRule) -> Self {
+        match r {
+            ConflictRule::TableWins => merge::ConflictPolicy::TableWins,
+            ConflictRule::SheetWins => merge::ConflictPolicy::SheetWins,
+            ConflictRule::Flag => merge::ConflictPolicy::Flag,
+        }
+    }
+}
+
+impl From<DeletePolicy> for merge::DeletePolicy {
+    fn from(d: DeletePolicy) -> Self {
+        match d {
+            DeletePolicy::Propagate => merge::DeletePolicy::Propagate,
+            DeletePolicy::Ignore => merge::DeletePolicy::Ignore,
+            DeletePolicy::Hold => merge::DeletePolicy::Hold,
+        }
+    }
+}
+
+impl PairConfig {
+    /// What the merge needs of this pair: direction, conflict rules (with the
+    /// per-column ones) and deletes.
+    pub fn merge_settings(&self) -> MergeSettings {
+        let mut settings =
+            MergeSettings::new(self.direction.into(), self.conflict.default.into(), self.deletes.into());
+        for (column, rule) in &self.conflict.per_column {
+            settings = settings.with_column(column, (*rule).into());
+        }
+        settings
     }
 }
 
@@ -862,6 +908,43 @@ sheet = "t.xlsx"
         ));
         assert_eq!(got.len(), 1, "{got:?}");
         assert!(got[0].contains("line 4, pair `a`: `sheet` names tab `One` and `tab` says `Two`"), "{got:?}");
+    }
+
+    #[test]
+    fn merge_settings_follow_the_pair() {
+        let p = pairs(
+            "[[pair]]\nname = \"a\"\ntable = \"t\"\nsheet = \"t.xlsx\"\ndirection = \"to_table\"\n\
+             conflict = \"sheet_wins\"\ndeletes = \"ignore\"\nconflict_columns = { note = \"flag\" }\n",
+        )
+        .unwrap();
+        let want = MergeSettings::new(
+            merge::Direction::ToTable,
+            merge::ConflictPolicy::SheetWins,
+            merge::DeletePolicy::Ignore,
+        )
+        .with_column("note", merge::ConflictPolicy::Flag);
+        assert_eq!(p[0].merge_settings(), want);
+        for (d, m) in DIRECTIONS.iter().zip([
+            merge::Direction::Both,
+            merge::Direction::ToSheet,
+            merge::Direction::ToTable,
+        ]) {
+            assert_eq!(merge::Direction::from(d.1), m);
+        }
+        for (r, m) in RULES.iter().zip([
+            merge::ConflictPolicy::TableWins,
+            merge::ConflictPolicy::SheetWins,
+            merge::ConflictPolicy::Flag,
+        ]) {
+            assert_eq!(merge::ConflictPolicy::from(r.1), m);
+        }
+        for (d, m) in DELETES.iter().zip([
+            merge::DeletePolicy::Propagate,
+            merge::DeletePolicy::Ignore,
+            merge::DeletePolicy::Hold,
+        ]) {
+            assert_eq!(merge::DeletePolicy::from(d.1), m);
+        }
     }
 
     #[test]
