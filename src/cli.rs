@@ -94,6 +94,37 @@ Every problem is listed at once, one a line, with its pair and the config line i
 from. Exits with 0 when all is well, 3 when the file or a table or sheet does not fit,
 7 when the database or Google cannot be reached or refuses the credential.")]
     Check(crate::commands::check::CheckArgs),
+
+    /// One two-way pass over the config file's pairs: table and sheet brought into agreement.
+    #[command(after_help = "\
+Examples:
+  sheetbridge sync
+  sheetbridge sync orders --dry-run
+  sheetbridge sync orders customers --json
+  sheetbridge sync prices --yes
+
+Per pair: both sides are read with the base (the values they last agreed on); a cell changed
+on one side goes to the other, one changed on both follows the pair's conflict policy and is
+logged; rows typed into the sheet with an empty key get keys from the table. The table is
+written first (one transaction, never over a concurrent write), then the sheet, then the base.
+A plan that deletes more rows than the pair's max_deletes stops (exit 5) until run with --yes.")]
+    Sync(crate::commands::sync::SyncArgs),
+
+    /// Run every pair of the config file on its schedule, as a service.
+    #[command(after_help = "\
+Examples:
+  sheetbridge serve --config /etc/sheetbridge/sheetbridge.toml
+  sheetbridge serve --listen 0.0.0.0:9464 --log-format json
+  sheetbridge serve --once
+
+Each enabled pair runs on its schedule, and early (after 2 s of quiet) when its table
+changes. A pair never runs twice at once, also across several `serve` processes on one
+database: a process that finds the pair busy skips its turn. Failures retry after a
+backoff (10 s, doubling to 10 min) without holding up other pairs. SIGTERM or SIGINT
+lets running passes finish, then exits 0; a second signal exits at once.
+GET /healthz (the process is up), /readyz (the database is reached and migrated) and
+/metrics (Prometheus) on --listen, else [serve] listen, else 127.0.0.1:9464.")]
+    Serve(crate::commands::serve::ServeArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -5,6 +5,8 @@ pub mod check;
 pub mod demo;
 pub mod export;
 pub mod import;
+pub mod serve;
+pub mod sync;
 
 use sheetbridge_postgres::{PgConfig, PgConn};
 
@@ -15,6 +17,15 @@ use crate::exit::CannotConnect;
 /// Connects with `--db`, else the config file's `[database]`, else the PG*
 /// environment variables.
 pub(crate) async fn connect(db: &DbArgs) -> anyhow::Result<PgConn> {
+    let config = database_config(db)?;
+    // The connector's error names the server (never the password).
+    let conn = sheetbridge_postgres::connect(&config).await.map_err(CannotConnect)?;
+    Ok(conn)
+}
+
+/// The database `--db` names, else the config file's `[database]`, else the
+/// PG* environment variables.
+pub(crate) fn database_config(db: &DbArgs) -> anyhow::Result<PgConfig> {
     let from_file = || -> anyhow::Result<Option<PgConfig>> {
         match ConfigFile::locate(db.config.as_deref())? {
             Some(file) => Ok(file.database(|name| std::env::var(name).ok())?),
@@ -28,7 +39,5 @@ pub(crate) async fn connect(db: &DbArgs) -> anyhow::Result<PgConn> {
             None => PgConfig::from_env()?,
         },
     };
-    // The connector's error names the server (never the password).
-    let conn = sheetbridge_postgres::connect(&config).await.map_err(CannotConnect)?;
-    Ok(conn)
+    Ok(config)
 }

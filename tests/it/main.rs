@@ -10,6 +10,8 @@ mod gsheet;
 mod import;
 mod libreoffice;
 mod roundtrip;
+mod serve;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,249 @@
+//! `sheetbridge sync`: two-way passes of configured pairs through the real binary, against a
+//! real PostgreSQL, a workbook and the Sheets emulator.
+
+use std::path::{Path, PathBuf};
+
+use sheetbridge_core::{TableName, TableSchema, Value};
+use sheetbridge_xlsx::{RewriteOptions, XlsxSource};
+
+use crate::gsheet::Google;
+use crate::{dump, fresh_db, load_examples, psql, stderr};
+
+/// A config file for `url` with `pairs` (TOML) in a folder of its own.
+fn config(dir: &Path, url: &str, pairs: &str) -> PathBuf {
+    let path = dir.join("sheetbridge.toml");
+    std::fs::write(&path, format!("[database]\nurl = \"{url}\"\n\n{pairs}")).expect("writing the config");
+    path
+}
+
+fn report(out: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not a JSON report ({e}):\n{out}"))
+}
+
+fn google_pair(id: &str, extra: &str) -> String {
+    format!(
+        "[[pair]]\nname = \"orders\"\ntable = \"shop.orders\"\nsheet = \"gsheet://{id}/Orders\"\n\
+         columns = [\"id\", \"customer_id\", \"sku\", \"quantity\", \"amount\", \"status\", \"ordered_at\", \"paid\", \"notes\"]\n\
+         schedule = \"5m\"\nmax_deletes = 5\n{extra}\n"
+    )
+}
+
+/// The tab's values by header name, for one sheet row (1-based, header is row 1).
+fn cell(google: &Google, id: &str, row: usize, column: &str) -> serde_json::Value {
+    let values = google.values(id, "Orders");
+    let at = values[0].iter().position(|h| h == column).unwrap_or_else(|| panic!("no column {column}"));
+    values.get(row - 1).and_then(|r| r.get(at)).cloned().unwrap_or(serde_json::Value::Null)
+}
+
+fn column_letter(google: &Google, id: &str, column: &str) -> char {
+    let values = google.values(id, "Orders");
+    let at = values[0].iter().position(|h| h == column).unwrap_or_else(|| panic!("no column {column}"));
+    char::from(b'A' + u8::try_from(at).expect("few columns"))
+}
+
+#[test]
+fn edits_on_both_sides_merge_and_the_same_cell_follows_the_policy() {
+    let url = fresh_db();
+    load_examples(&url);
+    let google = Google::start();
+    let id = google.spreadsheet("Shop");
+    let dir = tempfile::tempdir().expect("a folder");
+    let file = config(dir.path(), &url, &google_pair(&id, "conflict = \"table_wins\""));
+    let file = file.to_str().expect("utf-8");
+
+    // First sync: the tab is made with every row; a second pass has nothing to do.
+    let first = report(&google.ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(first[0]["status"], "success", "{first:?}");
+    assert_eq!(first[0]["to_sheet"]["inserts"], 40, "{first:?}");
+    assert_eq!(google.values(&id, "Orders").len(), 41);
+    let again = report(&google.ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(
+        (again[0]["to_sheet"]["updated_cells"].as_u64(), again[0]["to_table"]["updated_cells"].as_u64()),
+        (Some(0), Some(0))
+    );
+
+    // Row 2 of the sheet is order 1. The sheet changes quantity and notes; the table changes
+    // sku and notes: different cells merge, the same cell (notes) goes to the table's side.
+    let (q, n) = (column_letter(&google, &id, "quantity"), column_letter(&google, &id, "notes"));
+    google
+        .emulator
+        .with_sheets(|s| {
+            s.set_values(&id, &format!("Orders!{q}2"), vec![vec![serde_json::json!(17)]])?;
+            s.set_values(&id, &format!("Orders!{n}2"), vec![vec![serde_json::json!("from the sheet")]])
+        })
+        .expect("a person edits the tab");
+    psql(&url, "UPDATE shop.orders SET sku = 'T-1', notes = 'from the table' WHERE id = 1");
+    let out = report(&google.ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(out[0]["status"], "success", "{out:?}");
+    assert_eq!(
+        psql(&url, "SELECT quantity || ' ' || sku || ' ' || notes FROM shop.orders WHERE id = 1"),
+        "17 T-1 from the table"
+    );
+    assert_eq!(cell(&google, &id, 2, "sku"), "T-1");
+    assert_eq!(cell(&google, &id, 2, "notes"), "from the table");
+    assert_eq!(out[0]["conflicts"].as_array().map(Vec::len), Some(1), "{out:?}");
+    let logged =
+        psql(&url, "SELECT \"column\" || ' ' || resolution FROM sheetbridge.conflict WHERE pair = 'orders'");
+    assert_eq!(logged, "notes table");
+    let runs = psql(&url, "SELECT count(*) FILTER (WHERE status = 'success') || '/' || count(*) FROM sheetbridge.run WHERE pair = 'orders'");
+    assert_eq!(runs, "3/3");
+}
+
+#[test]
+fn new_rows_both_ways_keys_from_the_table_and_deletes_with_a_threshold() {
+    let url = fresh_db();
+    load_examples(&url);
+    let google = Google::start();
+    let id = google.spreadsheet("Shop");
+    let dir = tempfile::tempdir().expect("a folder");
+    let file = config(dir.path(), &url, &google_pair(&id, "deletes = \"propagate\""));
+    let file = file.to_str().expect("utf-8");
+    google.ok(&["sync", "--config", file]);
+
+    // A person adds two orders at the bottom with no id; the application adds one.
+    let values = google.values(&id, "Orders");
+    let header: Vec<String> = values[0].iter().map(|h| h.as_str().unwrap_or("").to_owned()).collect();
+    let typed = |sku: &str| -> Vec<serde_json::Value> {
+        header
+            .iter()
+            .map(|h| match h.as_str() {
+                "id" => serde_json::json!(""),
+                "customer_id" => serde_json::json!(2),
+                "sku" => serde_json::json!(sku),
+                "quantity" => serde_json::json!(1),
+                "amount" => serde_json::json!(9.5),
+                "status" => serde_json::json!("new"),
+                "ordered_at" => serde_json::json!("2024-05-01 10:00:00"),
+                "paid" => serde_json::json!(false),
+                _ => serde_json::json!(""),
+            })
+            .collect()
+    };
+    google
+        .emulator
+        .with_sheets(|s| s.set_values(&id, "Orders!A42", vec![typed("NEW-1"), typed("NEW-2")]))
+        .expect("a person types two rows");
+    psql(&url, "INSERT INTO shop.orders (customer_id, sku, quantity, amount, ordered_at) VALUES (1, 'APP-1', 2, 3.00, now())");
+    let out = report(&google.ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(out[0]["keys_made"], 2, "{out:?}");
+    assert_eq!(out[0]["to_table"]["inserts"], 2, "{out:?}");
+    assert_eq!(out[0]["to_sheet"]["inserts"], 1, "{out:?}");
+    let skus = psql(
+        &url,
+        "SELECT string_agg(sku, ',' ORDER BY id) FROM shop.orders WHERE sku LIKE 'NEW-%' OR sku = 'APP-1'",
+    );
+    assert_eq!(skus, "APP-1,NEW-1,NEW-2");
+    // The keys the table made are in the sheet, so another pass inserts nothing twice.
+    let ids: Vec<serde_json::Value> = (42..=43).map(|r| cell(&google, &id, r, "id")).collect();
+    assert!(ids.iter().all(|v| v.as_i64().is_some()), "keys written back: {ids:?}");
+    let again = report(&google.ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(
+        (again[0]["to_table"]["inserts"].as_u64(), again[0]["to_sheet"]["inserts"].as_u64()),
+        (Some(0), Some(0)),
+        "{again:?}"
+    );
+    assert_eq!(psql(&url, "SELECT count(*) FROM shop.orders"), "43");
+
+    // A delete in the table reaches the sheet; ten deletes exceed max_deletes = 5 and stop the run.
+    psql(&url, "DELETE FROM shop.orders WHERE id = 3");
+    google.ok(&["sync", "--config", file]);
+    assert_eq!(google.values(&id, "Orders").len(), 43, "header + 42 rows, no blank row");
+    let before = dump(&url, "shop.orders");
+    psql(&url, "DELETE FROM shop.orders WHERE id BETWEEN 10 AND 19");
+    let stopped = google.run(&["sync", "--config", file]);
+    assert_eq!(stopped.status.code(), Some(5), "{}", stderr(&stopped));
+    assert!(
+        String::from_utf8_lossy(&stopped.stdout).contains("max_deletes"),
+        "{}",
+        String::from_utf8_lossy(&stopped.stdout)
+    );
+    assert_eq!(google.values(&id, "Orders").len(), 43, "nothing was deleted from the sheet");
+    assert_ne!(dump(&url, "shop.orders"), before);
+    google.ok(&["sync", "--config", file, "--yes"]);
+    assert_eq!(google.values(&id, "Orders").len(), 33);
+}
+
+#[test]
+fn a_workbook_pair_keeps_the_other_sheets_and_merges_edits() {
+    let url = fresh_db();
+    load_examples(&url);
+    let dir = tempfile::tempdir().expect("a folder");
+    let pair = "[[pair]]\nname = \"customers\"\ntable = \"shop.customers\"\nsheet = \"book.xlsx\"\ntab = \"Customers\"\nschedule = \"1h\"\n";
+    let file = config(dir.path(), &url, pair);
+    let file = file.to_str().expect("utf-8");
+    // The workbook a person already uses: a summary with formulas and a chart over its own
+    // `Orders` sheet, notes, defined names (openpyxl's, saved by LibreOffice).
+    let book = dir.path().join("book.xlsx");
+    std::fs::copy(crate::fixture("multi_sheet_libreoffice.xlsx"), &book).expect("copy the workbook");
+    let others = |label: &str| -> Vec<(String, String)> {
+        let out = tempfile::tempdir().expect("a folder");
+        let copy = out.path().join(format!("{label}.xlsx"));
+        std::fs::copy(&book, &copy).expect("copy");
+        sheetbridge_xlsx::testing::soffice_sheets_to_csv(&copy, out.path())
+            .into_iter()
+            .filter(|(name, _)| name != "Customers")
+            .collect()
+    };
+    let before = others("before");
+    assert_eq!(before.len(), 3, "{before:?}");
+    crate::sheetbridge_ok(&["sync", "--config", file]);
+
+    // A person edits an e-mail in the workbook; the application renames a customer.
+    let dry = report(&crate::sheetbridge_ok(&["sync", "--config", file, "--dry-run", "--json"]));
+    assert_eq!(dry[0]["to_table"]["updated_cells"], 0, "{dry:?}");
+    with_workbook_rows(&url, "shop.customers", &book, "Customers", |schema, rows| {
+        let (email, _) = schema.column("email").expect("email");
+        rows[0][email] = Value::Text("zoe@new.example".into());
+    });
+    psql(&url, "UPDATE shop.customers SET name = 'José Á.' WHERE id = 2");
+    let out = report(&crate::sheetbridge_ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(out[0]["status"], "success", "{out:?}");
+    assert_eq!(psql(&url, "SELECT email FROM shop.customers WHERE id = 1"), "zoe@new.example");
+    let mut names = Vec::new();
+    with_workbook_rows(&url, "shop.customers", &book, "Customers", |schema, rows| {
+        let (name, _) = schema.column("name").expect("name");
+        names = rows.iter().map(|r| r[name].to_string()).collect();
+    });
+    assert!(names.iter().any(|n| n.contains("José Á.")), "{names:?}");
+    let again = report(&crate::sheetbridge_ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(again[0]["to_sheet"]["updated_cells"], 0, "{again:?}");
+    assert_eq!(again[0]["to_table"]["updated_cells"], 0, "{again:?}");
+    // LibreOffice reads every other sheet as before: values, formula results and all.
+    assert_eq!(others("after"), before);
+}
+
+/// Reads a workbook sheet's rows as `table`'s columns, lets `edit` change them, and writes the
+/// sheet back the way a person's save would (the workbook's other sheets kept).
+fn with_workbook_rows(
+    url: &str,
+    table: &str,
+    path: &Path,
+    sheet: &str,
+    edit: impl FnOnce(&TableSchema, &mut Vec<Vec<Value>>),
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let schema = runtime.block_on(async {
+        let config = sheetbridge_postgres::PgConfig::parse(url).expect("url");
+        let conn = sheetbridge_postgres::connect(&config).await.expect("connect");
+        conn.describe_table(&TableName::parse(table).expect("name")).await.expect("describe")
+    });
+    let mut source = XlsxSource::open(path, Some(sheet)).expect("open the workbook");
+    let layout = source.layout(&schema).expect("layout");
+    let mut rows = Vec::new();
+    source
+        .read(&layout, &schema, |_, values: &mut [Value]| {
+            let mut row = vec![Value::Null; schema.columns.len()];
+            for (v, &i) in values.iter_mut().zip(&layout.columns) {
+                row[i] = std::mem::take(v);
+            }
+            rows.push(row);
+            Ok(())
+        })
+        .expect("read the sheet");
+    let before = rows.clone();
+    edit(&schema, &mut rows);
+    if rows != before {
+        sheetbridge_xlsx::rewrite_sheet(path, sheet, &schema, &rows, &RewriteOptions::default())
+            .expect("save the workbook");
+    }
+}
