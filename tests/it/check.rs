@@ -315,3 +315,35 @@ fn migrations_this_binary_does_not_know_are_a_problem() {
     let help = sheetbridge_ok(&["check", "--help"]);
     assert!(help.contains("Examples:") && help.contains("sheetbridge check"), "{help}");
 }
+
+#[test]
+fn without_a_google_credential_each_google_pair_says_how_to_get_one() {
+    let google = Google::start();
+    let url = fresh_db();
+    load_examples(&url);
+    let id = google.spreadsheet("Shop");
+    let dir = tempfile::tempdir().expect("a folder");
+    let config = dir.path().join("sheetbridge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"{url}\"\n\n[[pair]]\nname = \"orders\"\ntable = \"shop.orders\"\n\
+             sheet = \"gsheet://{id}/orders\"\n"
+        ),
+    )
+    .expect("writing the config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
+        .args(["check", "--config", config.to_str().expect("utf-8")])
+        .env_remove("SHEETBRIDGE_DB")
+        .env_remove("SHEETBRIDGE_GOOGLE_CREDENTIALS")
+        .env_remove("SHEETBRIDGE_GOOGLE_CREDENTIALS_FILE")
+        .env("SHEETBRIDGE_GOOGLE_ENDPOINT", google.emulator.base_url())
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output()
+        .expect("running sheetbridge");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(7), "{text}{}", stderr(&out));
+    assert!(text.contains("line 7, pair `orders`") && text.contains("sheetbridge auth login"), "{text}");
+    assert!(google.emulator.requests().is_empty(), "nothing should reach Google without a credential");
+}
