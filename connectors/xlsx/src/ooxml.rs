@@ -857,52 +857,69 @@ pub(crate) fn fit_sheet<R: BufRead, W: Write>(input: R, out: W, fit: &SheetFit<'
     let mut r = reader(input);
     let mut w = Writer::new(out);
     let mut buf = Vec::new();
-    let remap = |e: &BytesStart<'_>, key: &str| -> Result<BytesStart<'static>> {
-        match attr(e, key) {
-            Some(v) => {
-                let i: usize = v.parse().map_err(|_| format!("style index `{v}` is not a number"))?;
-                let to =
-                    fit.xf_map.get(i).ok_or_else(|| format!("style index {i} is not in the style sheet"))?;
-                Ok(set_attr(e, key, &to.to_string()))
-            }
-            None => Ok(e.clone().into_owned()),
-        }
-    };
     // Inside a shared-string cell: its `<v>` text is the string's index.
     let mut shared_cell = false;
     let mut in_v = false;
     let mut index = String::new();
+    // The start tag being rewritten, reused from cell to cell.
+    let mut tag = String::new();
     loop {
         let ev = r.read_event_into(&mut buf).map_err(xml_err)?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(ev, Event::Empty(_));
                 let name = local(e.name().0);
-                let out = match name {
-                    "c" => {
-                        let mut c = remap(e, "s")?;
-                        if attr(&c, "t").as_deref() == Some("s") {
-                            c = set_attr(&c, "t", "inlineStr");
-                            shared_cell = !empty;
-                        }
-                        c
+                let style_key = match name {
+                    "c" | "row" => "s",
+                    "col" => "style",
+                    "sheetView" if !fit.selected => {
+                        let out = drop_attr(e, "tabSelected");
+                        write(&mut w, if empty { Event::Empty(out) } else { Event::Start(out) })?;
+                        buf.clear();
+                        continue;
                     }
-                    "row" => remap(e, "s")?,
-                    "col" => remap(e, "style")?,
-                    "sheetView" if !fit.selected => drop_attr(e, "tabSelected"),
                     "v" if shared_cell && !empty => {
                         in_v = true;
                         index.clear();
                         buf.clear();
                         continue;
                     }
-                    _ => e.clone().into_owned(),
+                    _ => {
+                        write(&mut w, ev.borrow())?;
+                        buf.clear();
+                        continue;
+                    }
                 };
-                if empty {
-                    write(&mut w, Event::Empty(out))?;
-                } else {
-                    write(&mut w, Event::Start(out))?;
+                // One pass over the attributes: the style index remapped, a
+                // shared-string cell made inline, the rest as they were.
+                tag.clear();
+                tag.push_str(e.name().0);
+                for a in e.attributes() {
+                    let a = a.map_err(xml_err)?;
+                    let key = a.key.0;
+                    tag.push(' ');
+                    tag.push_str(key);
+                    tag.push_str("=\"");
+                    if key == style_key {
+                        let i: usize = a
+                            .value
+                            .parse()
+                            .map_err(|_| format!("style index `{}` is not a number", a.value))?;
+                        let to = fit
+                            .xf_map
+                            .get(i)
+                            .ok_or_else(|| format!("style index {i} is not in the style sheet"))?;
+                        tag.push_str(&to.to_string());
+                    } else if name == "c" && key == "t" && a.value == "s" {
+                        tag.push_str("inlineStr");
+                        shared_cell = !empty;
+                    } else {
+                        tag.push_str(&a.value);
+                    }
+                    tag.push('"');
                 }
+                let out = BytesStart::from_content(tag.as_str(), e.name().0.len());
+                write(&mut w, if empty { Event::Empty(out) } else { Event::Start(out) })?;
             }
             Event::Text(ref t) if in_v => index.push_str(t),
             Event::End(ref e) if in_v && local(e.name().0) == "v" => {

@@ -1,0 +1,133 @@
+//! What rewriting one sheet of an existing workbook costs over exporting
+//! the same rows to a new file, without Postgres.
+//!
+//!     cargo bench -p sheetbridge-xlsx --bench rewrite -- [ROWS] [RUNS]
+//!
+//! Each round copies tests/fixtures/multi_sheet_libreoffice.xlsx (three
+//! sheets, a chart, defined names), then `export` writes ROWS rows with
+//! `XlsxWriter` to a new file and `rewrite` writes them as its `Orders`
+//! sheet with `rewrite_sheet` (scratch workbook, splice, backup, rename).
+//! The rows are the export bench's 9 columns, made on the fly; the median of
+//! each is printed with the ratio.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sheetbridge_core::schema::RelationKind;
+use sheetbridge_core::{Column, ColumnType, RowSink, TableName, TableSchema, Value};
+use sheetbridge_xlsx::{RewriteOptions, SheetRewriter, WriteOptions, XlsxWriter};
+
+fn schema() -> TableSchema {
+    let c = |n: &str, ty, t: &str| Column::new(n, ty, t);
+    let mut id = c("id", ColumnType::Int64, "int8");
+    id.key = true;
+    TableSchema {
+        name: TableName::new(Some("bench"), "orders"),
+        kind: RelationKind::Table,
+        columns: vec![
+            id,
+            c("customer", ColumnType::Text, "text"),
+            c("email", ColumnType::Text, "text"),
+            c("amount", ColumnType::Numeric { precision: Some(12), scale: Some(2) }, "numeric(12,2)"),
+            c("quantity", ColumnType::Int32, "int4"),
+            c("ordered_at", ColumnType::TimestampTz, "timestamptz"),
+            c("ship_date", ColumnType::Date, "date"),
+            c("paid", ColumnType::Bool, "bool"),
+            c("notes", ColumnType::Text, "text"),
+        ],
+    }
+}
+
+fn h(id: u64, k: u64) -> u64 {
+    let mut x = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ k.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^ (x >> 29)
+}
+
+/// Row `id`, filled into `row` (reused, as a source's rows are).
+fn fill(id: u64, row: &mut [Value]) {
+    const NAMES: [&str; 6] =
+        ["Alice Martin", "Bob Dupont", "Zoë Müller", "李 小龍", "Ivan Petrov", "Grace O'Neil"];
+    let base = NaiveDate::from_ymd_opt(2020, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default();
+    row[0] = Value::Int(id as i64);
+    row[1] = Value::Text(NAMES[(h(id, 1) % 6) as usize].to_owned());
+    row[2] =
+        if h(id, 2).is_multiple_of(50) { Value::Null } else { Value::Text(format!("user{id}@example.com")) };
+    let cents = h(id, 3) % 10_000_000;
+    row[3] = Value::Numeric(format!("{}.{:02}", cents / 100, cents % 100));
+    row[4] = Value::Int((h(id, 4) % 100) as i64 + 1);
+    let t = base + chrono::Duration::seconds((h(id, 5) % 150_000_000) as i64);
+    row[5] = Value::TimestampTz(DateTime::<Utc>::from_naive_utc_and_offset(t, Utc));
+    row[6] = if h(id, 6).is_multiple_of(10) {
+        Value::Null
+    } else {
+        Value::Date(t.date() + chrono::Duration::days(3))
+    };
+    row[7] = Value::Bool(h(id, 7).is_multiple_of(2));
+    row[8] = match h(id, 8) % 100 {
+        0..=34 => Value::Null,
+        35..=42 => Value::Text("Livraison prévue — 配送予定 🙂".to_owned()),
+        43..=47 => Value::Text("x".repeat(150 + (h(id, 9) % 150) as usize)),
+        48 => Value::Text("y".repeat(1000 + (h(id, 9) % 3000) as usize)),
+        _ => Value::Text(format!("note {}", h(id, 9) % 1000)),
+    };
+}
+
+fn export(path: &Path, rows: u64) -> Duration {
+    let start = Instant::now();
+    let mut w = XlsxWriter::create(path, &schema(), &WriteOptions::default()).expect("writer");
+    let mut row = vec![Value::Null; 9];
+    for id in 1..=rows {
+        fill(id, &mut row);
+        w.row(&row).expect("row");
+    }
+    w.finish().expect("finish");
+    start.elapsed()
+}
+
+fn rewrite(path: &Path, rows: u64) -> Duration {
+    let start = Instant::now();
+    let options = RewriteOptions { keep_backups: 1, ..RewriteOptions::default() };
+    let mut w = SheetRewriter::open(path, "Orders", &schema(), &options).expect("rewriter");
+    let mut row = vec![Value::Null; 9];
+    for id in 1..=rows {
+        fill(id, &mut row);
+        w.row(&row).expect("row");
+    }
+    w.finish().expect("finish");
+    start.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let rows = args.first().copied().unwrap_or(100_000);
+    let runs = args.get(1).copied().unwrap_or(3).max(1);
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/multi_sheet_libreoffice.xlsx");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut exports, mut rewrites) = (Vec::new(), Vec::new());
+    let (mut export_bytes, mut rewrite_bytes) = (0, 0);
+    for _ in 0..runs {
+        let new = dir.path().join("export.xlsx");
+        exports.push(export(&new, rows));
+        export_bytes = std::fs::metadata(&new).map(|m| m.len()).unwrap_or(0);
+        let book = dir.path().join("book.xlsx");
+        std::fs::copy(&fixture, &book).expect("copy the fixture");
+        rewrites.push(rewrite(&book, rows));
+        rewrite_bytes = std::fs::metadata(&book).map(|m| m.len()).unwrap_or(0);
+    }
+    let (e, r) = (median(exports), median(rewrites));
+    println!("rows {rows}, runs {runs}");
+    println!("export  {:>8.3} s  {export_bytes} bytes", e.as_secs_f64());
+    println!(
+        "rewrite {:>8.3} s  {rewrite_bytes} bytes  ({:.2}x the export)",
+        r.as_secs_f64(),
+        r.as_secs_f64() / e.as_secs_f64()
+    );
+}
