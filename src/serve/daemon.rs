@@ -71,6 +71,8 @@ pub(super) struct Shared {
     ready: watch::Sender<bool>,
     not_ready: Mutex<String>,
     reports: broadcast::Sender<RunReport>,
+    /// Stops the daemon from inside (`once` with a database that cannot be reached).
+    pub stop: Stopper,
 }
 
 impl Shared {
@@ -144,6 +146,7 @@ impl Daemon {
             .with_context(|| format!("listen for HTTP on {}", options.listen))?;
         let addr = listener.local_addr().with_context(|| format!("listen for HTTP on {}", options.listen))?;
         let (stop, stopped) = watch::channel(false);
+        let stop = Stopper(Arc::new(stop));
         let (reports, first) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
             metrics: Metrics::new(pairs.iter().map(|p| p.name.as_str())),
@@ -154,6 +157,7 @@ impl Daemon {
             ready: watch::Sender::new(false),
             not_ready: Mutex::new(format!("connecting to {}", options.database)),
             reports,
+            stop: stop.clone(),
             options,
         });
         let background = vec![
@@ -167,14 +171,7 @@ impl Daemon {
             })
             .collect();
         tracing::info!(listen = %addr, pairs = shared.pairs.len(), "serving");
-        Ok(Daemon {
-            shared,
-            stop: Stopper(Arc::new(stop)),
-            addr,
-            pairs,
-            background,
-            first_reports: Mutex::new(Some(first)),
-        })
+        Ok(Daemon { shared, stop, addr, pairs, background, first_reports: Mutex::new(Some(first)) })
     }
 
     /// The address the HTTP endpoints listen on (the bound port when 0 was asked).
@@ -236,31 +233,37 @@ impl Daemon {
 
 /// Runs `daemon` until SIGTERM or SIGINT, then lets running passes finish
 /// and returns; a second signal exits the process at once (128 + signal).
-/// With `once`, returns when every pair ran: [`Code::Failure`] when one failed.
+/// With `once`, returns when every pair ran: [`Code::Failure`] when one
+/// failed, an error when the database could not be reached and migrated.
 pub async fn run_until_signal(daemon: Daemon) -> anyhow::Result<Code> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("install the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("install the SIGINT handler")?;
     let once = daemon.shared.options.once;
     let stopper = daemon.stopper();
+    let shared = daemon.shared.clone();
     let wait = daemon.wait();
     tokio::pin!(wait);
-    let code = |last: BTreeMap<String, Option<RunStatus>>| {
-        let failed = last.values().any(|s| matches!(s, Some(RunStatus::Failed | RunStatus::Partial)));
-        if once && failed {
-            Code::Failure
-        } else {
-            Code::Success
+    let code = |last: BTreeMap<String, Option<RunStatus>>| -> anyhow::Result<Code> {
+        if !once {
+            return Ok(Code::Success);
         }
+        if last.values().any(Option::is_none) {
+            // Only a database that could not be prepared keeps `once` from running a pair.
+            let why = shared.readiness().err().unwrap_or_default();
+            return Err(anyhow::anyhow!("no pair ran: {why}"));
+        }
+        let failed = last.values().any(|s| matches!(s, Some(RunStatus::Failed | RunStatus::Partial)));
+        Ok(if failed { Code::Failure } else { Code::Success })
     };
     tokio::select! {
-        last = &mut wait => return Ok(code(last)),
+        last = &mut wait => return code(last),
         _ = term.recv() => tracing::info!(signal = "SIGTERM", "stopping: running passes finish first"),
         _ = int.recv() => tracing::info!(signal = "SIGINT", "stopping: running passes finish first"),
     }
     stopper.stop();
     let signo = tokio::select! {
-        last = &mut wait => return Ok(code(last)),
+        last = &mut wait => return code(last),
         _ = term.recv() => libc_signal::SIGTERM,
         _ = int.recv() => libc_signal::SIGINT,
     };

@@ -54,8 +54,13 @@ pub(super) async fn maintain(shared: Arc<Shared>, mut stop: watch::Receiver<bool
                 shared.set_ready(Err(why.to_owned()));
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not ready");
                 shared.set_ready(Err(e.to_string()));
+                if options.once && !connected_before {
+                    // One pass of each pair was asked for, not a service that waits for its database.
+                    shared.stop.stop();
+                    return;
+                }
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not ready");
             }
         }
         tokio::select! {

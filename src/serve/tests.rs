@@ -482,3 +482,19 @@ fn metrics_render_every_family_with_zero_series_before_any_run() {
         |le: &str| samples[&series("sheetbridge_run_duration_seconds_bucket", &[("pair", "a"), ("le", le)])];
     assert_eq!((bucket("0.25"), bucket("0.5"), bucket("+Inf")), (0.0, 1.0, 1.0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_gives_up_when_the_database_cannot_be_reached() {
+    let config = cluster().config("serve_no_such_database");
+    let fake = Fake::new(Duration::ZERO);
+    let daemon = Daemon::start(
+        fake.clone(),
+        vec![PairSpec::new("a", every(10))],
+        ServeOptions { once: true, ..options(config) },
+    )
+    .await
+    .unwrap();
+    let last = timeout(PATIENCE, daemon.wait()).await.expect("--once gives up");
+    assert_eq!(last["a"], None);
+    assert_eq!(fake.starts_of("a").len(), 0);
+}
