@@ -4,7 +4,7 @@ use crate::{fresh_db, load_examples, sheetbridge, sheetbridge_ok, stderr};
 
 #[test]
 fn every_command_has_examples_in_its_help() {
-    for command in ["export", "import", "demo"] {
+    for command in ["export", "import", "demo", "serve"] {
         let help = sheetbridge_ok(&[command, "--help"]);
         assert!(help.contains("Examples:"), "`sheetbridge {command} --help` shows no examples:\n{help}");
         assert!(help.contains(&format!("sheetbridge {command}")), "{help}");
