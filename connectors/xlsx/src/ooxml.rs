@@ -847,7 +847,22 @@ pub(crate) struct SheetFit<'a> {
     pub strings: &'a [String],
     /// Keep `tabSelected` on the sheet view (the sheet replaced had it).
     pub selected: bool,
+    /// A `<drawing r:id=…/>` to add (the replaced sheet's charts and pictures).
+    pub drawing: Option<&'a str>,
 }
+
+/// Children of `<worksheet>` that come after `<drawing>` (ECMA-376 order).
+const AFTER_DRAWING: &[&str] = &[
+    "legacyDrawing",
+    "legacyDrawingHF",
+    "drawingHF",
+    "picture",
+    "oleObjects",
+    "controls",
+    "webPublishItems",
+    "tableParts",
+    "extLst",
+];
 
 /// Streams a sheet rust_xlsxwriter wrote into `out`, fitted to the
 /// workbook: style indices remapped, shared strings made inline (the
@@ -863,12 +878,24 @@ pub(crate) fn fit_sheet<R: BufRead, W: Write>(input: R, out: W, fit: &SheetFit<'
     let mut index = String::new();
     // The start tag being rewritten, reused from cell to cell.
     let mut tag = String::new();
+    let mut depth = 0usize;
+    let mut root_prefix = String::new();
+    let mut drawing = fit.drawing;
     loop {
         let ev = r.read_event_into(&mut buf).map_err(xml_err)?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(ev, Event::Empty(_));
                 let name = local(e.name().0);
+                if depth == 1 && AFTER_DRAWING.contains(&name) {
+                    add_drawing(&mut w, &mut drawing, &root_prefix)?;
+                }
+                if depth == 0 {
+                    root_prefix = prefix_of(e.name().0);
+                }
+                if !empty {
+                    depth += 1;
+                }
                 let style_key = match name {
                     "c" | "row" => "s",
                     "col" => "style",
@@ -924,6 +951,7 @@ pub(crate) fn fit_sheet<R: BufRead, W: Write>(input: R, out: W, fit: &SheetFit<'
             Event::Text(ref t) if in_v => index.push_str(t),
             Event::End(ref e) if in_v && local(e.name().0) == "v" => {
                 in_v = false;
+                depth = depth.saturating_sub(1);
                 let i: usize = index
                     .trim()
                     .parse()
@@ -942,6 +970,10 @@ pub(crate) fn fit_sheet<R: BufRead, W: Write>(input: R, out: W, fit: &SheetFit<'
                 if local(e.name().0) == "c" {
                     shared_cell = false;
                 }
+                if depth == 1 {
+                    add_drawing(&mut w, &mut drawing, &root_prefix)?;
+                }
+                depth = depth.saturating_sub(1);
                 write(&mut w, ev.borrow())?;
             }
             Event::Eof => break,
@@ -950,6 +982,19 @@ pub(crate) fn fit_sheet<R: BufRead, W: Write>(input: R, out: W, fit: &SheetFit<'
         buf.clear();
     }
     w.into_inner().flush().map_err(|e| format!("cannot write the sheet: {e}"))
+}
+
+/// Writes `<drawing r:id="…"/>` once.
+fn add_drawing<W: Write>(w: &mut Writer<W>, drawing: &mut Option<&str>, prefix: &str) -> Result<()> {
+    if let Some(id) = drawing.take() {
+        let e = BytesStart::new(format!("{prefix}drawing")).with_attributes([(
+            "xmlns:r",
+            "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+        )]);
+        let e = e.with_attributes([("r:id", id)]);
+        write(w, Event::Empty(e))?;
+    }
+    Ok(())
 }
 
 fn prefixed(like: &str, name: &str) -> String {
@@ -1035,13 +1080,27 @@ mod tests {
         let sheet = br#"<worksheet><sheetViews><sheetView tabSelected="1" workbookViewId="0"/></sheetViews><cols><col min="1" max="1" style="1"/></cols><sheetData><row r="1"><c r="A1" s="1" t="s"><v>1</v></c><c r="B1" s="2"><v>1.5</v></c></row></sheetData></worksheet>"#;
         let strings = vec!["a".to_owned(), "x < y & \"z\"".to_owned()];
         let mut out = Vec::new();
-        let fit = SheetFit { xf_map: &[0, 7, 9], strings: &strings, selected: false };
+        let fit = SheetFit { xf_map: &[0, 7, 9], strings: &strings, selected: false, drawing: None };
         fit_sheet(&sheet[..], &mut out, &fit).unwrap();
         assert_eq!(
             text(out),
             r#"<worksheet><sheetViews><sheetView workbookViewId="0"/></sheetViews><cols><col min="1" max="1" style="7"/></cols><sheetData><row r="1"><c r="A1" s="7" t="inlineStr"><is><t xml:space="preserve">x &lt; y &amp; &quot;z&quot;</t></is></c><c r="B1" s="9"><v>1.5</v></c></row></sheetData></worksheet>"#
         );
         assert_eq!(parse_shared_strings(br#"<sst><si><t>a&amp;b</t></si><si><r><t>c</t></r><r><t xml:space="preserve"> d</t></r><rPh><t>x</t></rPh></si><si/></sst>"#).unwrap(), ["a&b", "c d", ""]);
+    }
+
+    #[test]
+    fn a_kept_drawing_goes_before_the_elements_that_follow_it() {
+        let sheet = br#"<worksheet><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData><pageMargins left="0.7"/><tableParts count="0"/></worksheet>"#;
+        let strings = vec!["a".to_owned()];
+        let mut out = Vec::new();
+        let fit = SheetFit { xf_map: &[0], strings: &strings, selected: false, drawing: Some("rId3") };
+        fit_sheet(&sheet[..], &mut out, &fit).unwrap();
+        let out = text(out);
+        assert!(out.ends_with(r#"<pageMargins left="0.7"/><drawing xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" r:id="rId3"/><tableParts count="0"/></worksheet>"#), "{out}");
+        let mut out = Vec::new();
+        fit_sheet(&br#"<worksheet><sheetData/></worksheet>"#[..], &mut out, &fit).unwrap();
+        assert!(text(out).ends_with(r#"r:id="rId3"/></worksheet>"#));
     }
 
     #[test]

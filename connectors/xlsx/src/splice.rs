@@ -11,9 +11,10 @@
 //!
 //! - the synced sheet's XML (its style indices remapped into the workbook's
 //!   style sheet, strings inline, so the shared-strings table is unchanged);
-//!   its old relationships part is left out, and the parts only it led to
-//!   (comments, tables, its drawing: anchored to the old rows, they do not
-//!   fit the new ones), with their content types;
+//!   of its old relationships only its drawing is kept (charts and
+//!   pictures placed over the sheet stay where they were); the parts only
+//!   the others led to (comments, tables: tied to the old rows, they do not
+//!   fit the new ones) are left out, with their content types;
 //! - `styles.xml`: our fonts, number formats and cell formats appended after
 //!   the workbook's own (reused when equal), so every index other sheets use
 //!   keeps its meaning;
@@ -355,6 +356,8 @@ struct NewSheet {
 struct Placed {
     from: String,
     selected: bool,
+    /// The relationship id of the old sheet's drawing, kept on the new one.
+    drawing: Option<String>,
 }
 
 fn splice(
@@ -452,7 +455,7 @@ fn splice(
             }
             add_rels.push((new_rid(), STYLES_TYPE.into(), ooxml::relative(&wb_part, &part)));
             add_types.push((format!("/{part}"), STYLES_CONTENT.into()));
-            appended.push((part, Placed { from: "xl/styles.xml".into(), selected: false }));
+            appended.push((part, Placed { from: "xl/styles.xml".into(), selected: false, drawing: None }));
             Vec::new()
         }
     };
@@ -482,11 +485,24 @@ fn splice(
                     ooxml::sheet_is_selected(BufReader::new(f))
                         .map_err(|e| bad(format!("part `{name}`: {e}")))?
                 };
-                let rels = ooxml::rels_of(&name);
-                if let Some(r) = theirs.name(&rels) {
-                    dropped.push(r.to_owned());
+                // Of the old sheet's relationships only its drawing (charts,
+                // pictures placed over the grid) is kept; comments, tables and
+                // links belong to the old rows.
+                let mut drawing = None;
+                if let Some(rels_name) = theirs.name(&ooxml::rels_of(&name)).map(str::to_owned) {
+                    let xml = theirs.need(&rels_name).map_err(&bad)?;
+                    let rels = ooxml::parse_rels(&xml).map_err(&bad)?;
+                    match rels.iter().find(|r| r.is("drawing") && !r.external) {
+                        Some(keep) => {
+                            let others: Vec<String> =
+                                rels.iter().filter(|r| r.id != keep.id).map(|r| r.id.clone()).collect();
+                            edited.insert(rels_name, ooxml::edit_rels(&xml, &others, &[]).map_err(&bad)?);
+                            drawing = Some(keep.id.clone());
+                        }
+                        None => dropped.push(rels_name),
+                    }
                 }
-                replaced.insert(name, Placed { from: ns.from.clone(), selected });
+                replaced.insert(name, Placed { from: ns.from.clone(), selected, drawing });
                 i
             }
             None => {
@@ -504,7 +520,7 @@ fn splice(
                 add_types.push((format!("/{part}"), WORKSHEET_CONTENT.into()));
                 edit.add_sheets.push((ns.name.clone(), next_sheet_id, rid, ns.hidden));
                 next_sheet_id += 1;
-                appended.push((part, Placed { from: ns.from.clone(), selected: false }));
+                appended.push((part, Placed { from: ns.from.clone(), selected: false, drawing: None }));
                 info.sheets.len() + edit.add_sheets.len() - 1
             }
         };
@@ -652,6 +668,6 @@ fn write_sheet<R: Read + Seek, W: Write + Seek>(
     let name =
         ours.name(&placed.from).ok_or_else(|| format!("no generated part `{}`", placed.from))?.to_owned();
     let f = ours.zip.by_name(&name).map_err(|e| format!("generated part `{name}`: {e}"))?;
-    let fit = SheetFit { xf_map, strings, selected: placed.selected };
+    let fit = SheetFit { xf_map, strings, selected: placed.selected, drawing: placed.drawing.as_deref() };
     ooxml::fit_sheet(BufReader::with_capacity(64 << 10, f), std::io::BufWriter::new(zw), &fit)
 }
