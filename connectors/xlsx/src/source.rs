@@ -96,33 +96,7 @@ impl XlsxSource {
         sheet: Option<&str>,
         limits: &ReadLimits,
     ) -> Result<XlsxSource, Error> {
-        let mut f = File::open(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::new(ErrorKind::NotFound, format!("{} does not exist", file(path))).with_source(e)
-            }
-            _ => error::io(path, "open it", e),
-        })?;
-        let mut magic = [0u8; 8];
-        let n = read_up_to(&mut f, &mut magic).map_err(|e| error::io(path, "read it", e))?;
-        let magic = &magic[..n];
-        if magic.starts_with(CFB_MAGIC) {
-            return Err(cfb_error(path, f));
-        }
-        if n == 0 {
-            return Err(Error::new(ErrorKind::InvalidInput, format!("{} is empty (0 bytes)", file(path))));
-        }
-        if !magic.starts_with(ZIP_MAGIC) && !magic.starts_with(EMPTY_ZIP_MAGIC) {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "{} is not an .xlsx workbook: it is not a zip archive (a CSV or text file renamed to .xlsx?)",
-                    file(path)
-                ),
-            ));
-        }
-        f.seek(SeekFrom::Start(0)).map_err(|e| error::io(path, "read it", e))?;
-        check_zip(path, &mut f, limits)?;
-        f.seek(SeekFrom::Start(0)).map_err(|e| error::io(path, "read it", e))?;
+        let f = open_checked(path, limits)?;
         let workbook: Xlsx<BufReader<File>> =
             Xlsx::new(BufReader::new(f)).map_err(|e| error::reader(path, None, e))?;
 
@@ -566,6 +540,40 @@ impl Source for XlsxSource {
     }
 }
 
+/// Opens the workbook at `path` after checking it is one: not missing, not
+/// empty, not an OLE file (encrypted or .xls), a zip archive within
+/// `limits`. The file is returned rewound.
+pub(crate) fn open_checked(path: &Path, limits: &ReadLimits) -> Result<File, Error> {
+    let mut f = File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::new(ErrorKind::NotFound, format!("{} does not exist", file(path))).with_source(e)
+        }
+        _ => error::io(path, "open it", e),
+    })?;
+    let mut magic = [0u8; 8];
+    let n = read_up_to(&mut f, &mut magic).map_err(|e| error::io(path, "read it", e))?;
+    let magic = &magic[..n];
+    if magic.starts_with(CFB_MAGIC) {
+        return Err(cfb_error(path, f));
+    }
+    if n == 0 {
+        return Err(Error::new(ErrorKind::InvalidInput, format!("{} is empty (0 bytes)", file(path))));
+    }
+    if !magic.starts_with(ZIP_MAGIC) && !magic.starts_with(EMPTY_ZIP_MAGIC) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{} is not an .xlsx workbook: it is not a zip archive (a CSV or text file renamed to .xlsx?)",
+                file(path)
+            ),
+        ));
+    }
+    f.seek(SeekFrom::Start(0)).map_err(|e| error::io(path, "read it", e))?;
+    check_zip(path, &mut f, limits)?;
+    f.seek(SeekFrom::Start(0)).map_err(|e| error::io(path, "read it", e))?;
+    Ok(f)
+}
+
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -617,7 +625,7 @@ fn holds_encrypted_package(mut f: File) -> bool {
 
 /// Refuses archives whose parts would inflate beyond `limits` (zip bombs),
 /// before anything is inflated.
-pub(crate) fn check_zip(path: &Path, f: &mut File, limits: &ReadLimits) -> Result<(), Error> {
+fn check_zip(path: &Path, f: &mut File, limits: &ReadLimits) -> Result<(), Error> {
     let mut zip = zip::ZipArchive::new(&mut *f).map_err(|e| {
         Error::new(
             ErrorKind::InvalidInput,

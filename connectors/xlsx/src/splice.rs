@@ -44,7 +44,7 @@ use crate::error::{self, file};
 use crate::limits;
 use crate::lock;
 use crate::ooxml::{self, SheetFit, WorkbookEdit};
-use crate::source::check_zip;
+use crate::source::open_checked;
 use crate::target::{WriteReport, XlsxWriter};
 
 const WORKSHEET_TYPE: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet";
@@ -124,6 +124,10 @@ impl SheetRewriter {
             Err(e) => return Err(error::io(path, "read its size", e)),
         };
         remove_stale_temps(path);
+        if original.is_some() {
+            // A file that is no workbook is reported before any row is written.
+            open_checked(path, &ReadLimits::default())?;
+        }
         let (writer, scratch) = match original {
             None => (XlsxWriter::create(path, schema, &options.write_options(sheet))?, None),
             Some(_) => {
@@ -374,9 +378,7 @@ fn splice(
             format!("{} cannot have its sheet `{sheet}` rewritten: {what}", file(path)),
         )
     };
-    let mut f = File::open(path).map_err(|e| error::io(path, "open it", e))?;
-    check_zip(path, &mut f, &ReadLimits::default())?;
-    f.rewind().map_err(|e| error::io(path, "read it", e))?;
+    let f = open_checked(path, &ReadLimits::default())?;
     let zip = ZipArchive::new(BufReader::new(f)).map_err(|e| bad(format!("its zip archive: {e}")))?;
     let mut theirs = Parts::new(zip);
     let gen_file = File::open(&written.path).map_err(|e| error::io(&written.path, "open it", e))?;

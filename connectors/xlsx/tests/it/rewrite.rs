@@ -555,3 +555,21 @@ fn a_kill_at_any_step_leaves_the_old_or_the_new_workbook() {
         assert_rows_eq(&orders().columns, &rows, &sheet_rows(&order_rows()));
     }
 }
+
+#[test]
+fn a_file_that_is_no_workbook_is_refused_before_any_row_and_left_as_it_is() {
+    let cases = [
+        ("not_a_zip.xlsx", ErrorKind::InvalidInput, "not a zip archive"),
+        ("truncated.xlsx", ErrorKind::InvalidInput, "damaged or truncated"),
+        ("encrypted.xlsx", ErrorKind::InvalidInput, "password-protected"),
+        ("zip_bomb.xlsx", ErrorKind::LimitExceeded, "zip bomb"),
+    ];
+    for (name, kind, says) in cases {
+        let (dir, path) = copy_fixture(name);
+        let e = SheetRewriter::open(&path, "Orders", &orders(), &RewriteOptions::default()).err().unwrap();
+        assert_eq!(e.kind(), &kind, "{name}: {e}");
+        assert!(e.to_string().contains(says), "{name}: {e}");
+        assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(fixture(name)).unwrap(), "{name}");
+        assert!(temp_files(dir.path()).is_empty() && backups_of(&path).is_empty(), "{name}");
+    }
+}
