@@ -110,6 +110,26 @@ written first (one transaction, never over a concurrent write), then the sheet, 
 A plan that deletes more rows than the pair's max_deletes stops (exit 5) until run with --yes.")]
     Sync(crate::commands::sync::SyncArgs),
 
+    /// The last runs of each pair, open conflicts and deletions held for approval.
+    #[command(after_help = "\
+Examples:
+  sheetbridge status
+  sheetbridge status orders --runs 10
+  sheetbridge status --json")]
+    Status(crate::commands::status::StatusArgs),
+
+    /// Settle an open conflict for one side, or approve or reject a held deletion.
+    #[command(after_help = "\
+Examples:
+  sheetbridge resolve conflict 12 --keep sheet
+  sheetbridge resolve conflict 12 13 14 --keep table
+  sheetbridge resolve delete 4 --approve
+  sheetbridge resolve delete 5 --reject
+
+Ids come from `sheetbridge status`. The decision is recorded now and carried out by the
+pair's next sync (or `serve`'s next pass).")]
+    Resolve(crate::commands::status::ResolveArgs),
+
     /// Run every pair of the config file on its schedule, as a service.
     #[command(after_help = "\
 Examples:

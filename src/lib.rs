@@ -48,6 +48,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Code> {
             Command::Auth(args) => commands::auth::run(args).await,
             Command::Check(args) => commands::check::run(args).await,
             Command::Sync(args) => commands::sync::run(args).await,
+            Command::Status(args) => commands::status::run_status(args).await,
+            Command::Resolve(args) => commands::status::run_resolve(args).await,
             Command::Serve(args) => commands::serve::run(args, &cli.log).await,
         }
     })

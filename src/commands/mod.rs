@@ -6,6 +6,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod serve;
+pub mod status;
 pub mod sync;
 
 use sheetbridge_postgres::{PgConfig, PgConn};

@@ -253,7 +253,13 @@ async fn pass(
         report.keys_made = assigned;
     }
 
-    let plan = merge::merge(&schema, &settings, &base, &table_rows, &sheet.rows)?;
+    // A person's decisions (`sheetbridge resolve`) since the last pass.
+    let decisions = state::pending_decisions(conn.client(), &pair.name).await?;
+    let mut base = base;
+    let decided_holds = settle(&schema, &decisions, &mut base, &table_rows, &sheet.rows)?;
+
+    let mut plan = merge::merge(&schema, &settings, &base, &table_rows, &sheet.rows)?;
+    carry_out_holds(&decided_holds, &mut plan, &table_rows, &sheet.rows);
     report.to_table = SideCounts::planned(&plan.to_table);
     report.to_sheet = SideCounts::planned(&plan.to_sheet);
     report.conflicts = plan.conflicts.iter().map(|c| c.describe(&schema).to_string()).collect();
@@ -302,7 +308,85 @@ async fn pass(
         .map(|h| (h.key.clone(), h.deleted_on.as_str(), Some(state::row_json(&schema.columns, &h.row))))
         .collect();
     state::hold_deletes(conn.client(), &pair.name, run_id, &held).await?;
+    state::decisions_applied(conn.client(), &decisions).await?;
     Ok(if moved.is_empty() { RunStatus::Success } else { RunStatus::Partial })
+}
+
+/// Turns conflicts a person settled into base values that make the merge
+/// carry the chosen side over: the losing side's value becomes the base, so
+/// only the winner reads as changed. Returns the decided held deletions.
+fn settle(
+    schema: &TableSchema,
+    decisions: &[state::Decision],
+    base: &mut state::BaseRows,
+    table: &merge::Snapshot,
+    sheet: &merge::Snapshot,
+) -> Result<Vec<(Key, merge::Side, bool)>, Error> {
+    let mut holds = Vec::new();
+    for d in decisions {
+        match d {
+            state::Decision::Conflict { key, column, side, .. } => {
+                let key = state::parse_key(schema, key)?;
+                let (winner, loser) = if side == "table" { (table, sheet) } else { (sheet, table) };
+                match column {
+                    Some(name) => {
+                        let Some((i, _)) = schema.column(name) else { continue };
+                        let Some(lost) = loser.get(&key) else { continue };
+                        let row = base.entry(key.clone()).or_insert_with(|| lost.clone());
+                        row[i] = lost[i].clone();
+                    }
+                    None => match (winner.get(&key), loser.get(&key)) {
+                        // The winner kept the row: no base, so it is inserted on the other side.
+                        (Some(_), _) => {
+                            base.remove(&key);
+                        }
+                        // The winner deleted it: the loser's row as base, so the delete goes over.
+                        (None, Some(lost)) => {
+                            base.insert(key, lost.clone());
+                        }
+                        (None, None) => {}
+                    },
+                }
+            }
+            state::Decision::HeldDelete { key, deleted_on, approved, .. } => {
+                let side = if deleted_on == "table" { merge::Side::Table } else { merge::Side::Sheet };
+                holds.push((state::parse_key(schema, key)?, side, *approved));
+            }
+        }
+    }
+    Ok(holds)
+}
+
+/// Carries out decided held deletions: an approved one deletes the row from
+/// the side that still has it; a rejected one puts the row back where it was
+/// deleted. Either way it is no longer held.
+fn carry_out_holds(
+    holds: &[(Key, merge::Side, bool)],
+    plan: &mut MergePlan,
+    table: &merge::Snapshot,
+    sheet: &merge::Snapshot,
+) {
+    for (key, deleted_on, approved) in holds {
+        plan.held_deletes.retain(|h| &h.key != key);
+        let (kept_on, kept) = match deleted_on {
+            merge::Side::Table => (&mut plan.to_sheet, sheet.get(key)),
+            merge::Side::Sheet => (&mut plan.to_table, table.get(key)),
+        };
+        let Some(row) = kept else { continue };
+        if *approved {
+            kept_on.deletes.push(sheetbridge_core::Delete { key: key.clone(), old: Some(row.clone()) });
+            plan.base.set.retain(|(k, _)| k != key);
+            plan.base.drop.push(key.clone());
+        } else {
+            let back = match deleted_on {
+                merge::Side::Table => &mut plan.to_table,
+                merge::Side::Sheet => &mut plan.to_sheet,
+            };
+            back.inserts.push(row.clone());
+            plan.base.set.retain(|(k, _)| k != key);
+            plan.base.set.push((key.clone(), row.clone()));
+        }
+    }
 }
 
 /// Gives the keyless sheet rows `keys`, writing them into the sheet; the rows

@@ -8,6 +8,9 @@ use sheetbridge_core::{Error, ErrorKind, Key, TableSchema, Value};
 use sheetbridge_google_sheets::{SheetRef, SheetsClient};
 use sheetbridge_xlsx::XlsxSource;
 
+/// A sheet row's number (1-based) and its values.
+type NumberedRow = (u32, Vec<Value>);
+
 /// Where a pair's sheet lives.
 #[derive(Debug, Clone)]
 pub enum SheetSide {
@@ -40,7 +43,7 @@ impl SheetSide {
     /// Reads every row. A sheet that lacks a column of `schema` is an error
     /// (the sync would not know that column's value); extra columns are left alone.
     pub async fn read(&self, schema: &TableSchema) -> Result<SheetSnapshot, Error> {
-        let mut rows: Vec<(u32, Vec<Value>)> = Vec::new();
+        let mut rows: Vec<NumberedRow> = Vec::new();
         match self {
             SheetSide::Google { client, sheet } => {
                 let mut tab = match client.open_tab(sheet).await {
@@ -66,38 +69,37 @@ impl SheetSide {
                 }
                 let (path, tab, schema) = (path.clone(), tab.clone(), schema.clone());
                 let label = self.label();
-                let read =
-                    tokio::task::spawn_blocking(move || -> Result<Option<Vec<(u32, Vec<Value>)>>, Error> {
-                        let mut source = match XlsxSource::open(&path, Some(&tab)) {
-                            Ok(source) => source,
-                            // The workbook has no such sheet yet.
-                            Err(e) if e.kind() == &ErrorKind::NotFound => return Ok(None),
-                            Err(e) => return Err(e),
-                        };
-                        source.allow_empty(true);
-                        let layout = source.layout(&schema)?;
-                        check_columns(&label, &schema, &layout.missing)?;
-                        if !layout.unknown.is_empty() {
-                            // The sheet is rewritten whole: columns it does not sync would be lost.
-                            return Err(Error::new(
-                                ErrorKind::SchemaMismatch,
-                                format!(
+                let read = tokio::task::spawn_blocking(move || -> Result<Option<Vec<NumberedRow>>, Error> {
+                    let mut source = match XlsxSource::open(&path, Some(&tab)) {
+                        Ok(source) => source,
+                        // The workbook has no such sheet yet.
+                        Err(e) if e.kind() == &ErrorKind::NotFound => return Ok(None),
+                        Err(e) => return Err(e),
+                    };
+                    source.allow_empty(true);
+                    let layout = source.layout(&schema)?;
+                    check_columns(&label, &schema, &layout.missing)?;
+                    if !layout.unknown.is_empty() {
+                        // The sheet is rewritten whole: columns it does not sync would be lost.
+                        return Err(Error::new(
+                            ErrorKind::SchemaMismatch,
+                            format!(
                                 "{label} has columns the pair does not sync ({}); a synced workbook sheet is \
                                  rewritten whole, so move them to another sheet or add them to the pair",
                                 layout.unknown.join(", ")
                             ),
-                            ));
-                        }
-                        let mut rows = Vec::new();
-                        let columns = layout.columns.clone();
-                        source.read(&layout, &schema, |n, values| {
-                            rows.push((n, full_row(&schema, &columns, values)));
-                            Ok(())
-                        })?;
-                        Ok(Some(rows))
-                    })
-                    .await
-                    .map_err(|e| Error::new(ErrorKind::Other, format!("reading the workbook: {e}")))??;
+                        ));
+                    }
+                    let mut rows = Vec::new();
+                    let columns = layout.columns.clone();
+                    source.read(&layout, &schema, |n, values| {
+                        rows.push((n, full_row(&schema, &columns, values)));
+                        Ok(())
+                    })?;
+                    Ok(Some(rows))
+                })
+                .await
+                .map_err(|e| Error::new(ErrorKind::Other, format!("reading the workbook: {e}")))??;
                 match read {
                     Some(read) => rows = read,
                     None => return Ok(SheetSnapshot::default()),

@@ -247,3 +247,85 @@ fn with_workbook_rows(
             .expect("save the workbook");
     }
 }
+
+#[test]
+fn flagged_conflicts_and_held_deletes_wait_for_resolve_and_the_next_sync_carries_it_out() {
+    let url = fresh_db();
+    load_examples(&url);
+    let google = Google::start();
+    let id = google.spreadsheet("Shop");
+    let dir = tempfile::tempdir().expect("a folder");
+    let file = config(dir.path(), &url, &google_pair(&id, "conflict = \"flag\"\ndeletes = \"hold\""));
+    let file = file.to_str().expect("utf-8");
+    google.ok(&["sync", "--config", file]);
+
+    // Both sides change order 1's notes; the sheet deletes order 2 (row 3).
+    let n = column_letter(&google, &id, "notes");
+    google
+        .emulator
+        .with_sheets(|s| {
+            s.set_values(&id, &format!("Orders!{n}2"), vec![vec![serde_json::json!("sheet says")]])
+        })
+        .expect("edit");
+    google
+        .emulator
+        .with_sheets(|s| {
+            let sheet_id = s
+                .spreadsheet(&id)
+                .and_then(|ss| ss.sheets.iter().find(|t| t.title == "Orders").map(|t| t.id));
+            let sheet_id = sheet_id.expect("the Orders tab");
+            s.batch_update(
+                &id,
+                &[serde_json::json!({"deleteDimension": {"range":
+                {"sheetId": sheet_id, "dimension": "ROWS", "startIndex": 2, "endIndex": 3}}})],
+            )
+        })
+        .expect("a person deletes row 3");
+    psql(&url, "UPDATE shop.orders SET notes = 'table says' WHERE id = 1");
+    let out = report(&google.ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(
+        (out[0]["open_conflicts"].as_u64(), out[0]["held_deletes"].as_u64()),
+        (Some(1), Some(1)),
+        "{out:?}"
+    );
+    assert_eq!(
+        psql(&url, "SELECT notes FROM shop.orders WHERE id = 1"),
+        "table says",
+        "a flagged cell is left alone"
+    );
+    assert_eq!(cell(&google, &id, 2, "notes"), "sheet says");
+    assert_eq!(
+        psql(&url, "SELECT count(*) FROM shop.orders WHERE id = 2"),
+        "1",
+        "a held delete is not carried out"
+    );
+    // Another pass neither changes them nor logs them twice.
+    google.ok(&["sync", "--config", file]);
+
+    let status = report(&format!("[{}]", google.ok(&["status", "--config", file, "--json"])));
+    let conflict = status[0]["open_conflicts"][0]["id"].as_i64().expect("an open conflict");
+    let held = status[0]["held_deletes"][0]["id"].as_i64().expect("a held delete");
+    assert_eq!(status[0]["open_conflicts"].as_array().map(Vec::len), Some(1), "{status:?}");
+    google.ok(&["resolve", "--config", file, "conflict", &conflict.to_string(), "--keep", "sheet"]);
+    google.ok(&["resolve", "--config", file, "delete", &held.to_string(), "--approve"]);
+    let refused = google.run(&["resolve", "--config", file, "delete", &held.to_string(), "--approve"]);
+    assert!(!refused.status.success(), "a decision is taken once");
+
+    let out = report(&google.ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(out[0]["status"], "success", "{out:?}");
+    assert_eq!(psql(&url, "SELECT notes FROM shop.orders WHERE id = 1"), "sheet says");
+    assert_eq!(
+        psql(&url, "SELECT count(*) FROM shop.orders WHERE id = 2"),
+        "0",
+        "the approved delete reached the table"
+    );
+    let status = report(&format!("[{}]", google.ok(&["status", "--config", file, "--json"])));
+    assert_eq!(status[0]["open_conflicts"].as_array().map(Vec::len), Some(0), "{status:?}");
+    assert_eq!(status[0]["held_deletes"].as_array().map(Vec::len), Some(0), "{status:?}");
+    let again = report(&google.ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(
+        (again[0]["to_table"]["updated_cells"].as_u64(), again[0]["to_sheet"]["updated_cells"].as_u64()),
+        (Some(0), Some(0)),
+        "{again:?}"
+    );
+}

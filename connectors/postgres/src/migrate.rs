@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_notify.sql",
         sql: include_str!("../../../sql/migrations/0003_notify.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_decisions.sql",
+        sql: include_str!("../../../sql/migrations/0004_decisions.sql"),
+    },
 ];
 
 /// The `pg_advisory_lock` key the runner holds while it works: the bytes of

@@ -274,9 +274,11 @@ pub async fn record_conflicts(
     let what = || format!("recording the conflicts of pair `{pair}`");
     let statement = client
         .prepare(
-            "INSERT INTO sheetbridge.conflict (pair, run_id, key, \"column\", base, table_value, sheet_value, resolution, resolved_at)
-             VALUES ($1, $2, $3, $4, to_jsonb($5::text), to_jsonb($6::text), to_jsonb($7::text), $8,
-                     CASE WHEN $8 = 'held' THEN NULL ELSE clock_timestamp() END)
+            "INSERT INTO sheetbridge.conflict
+                    (pair, run_id, key, \"column\", base, table_value, sheet_value, resolution, resolved_at, settled_by, applied_at)
+             SELECT $1, $2, $3, $4, to_jsonb($5::text), to_jsonb($6::text), to_jsonb($7::text), $8, t, s, t
+             FROM (SELECT CASE WHEN $8 = 'held' THEN NULL ELSE clock_timestamp() END AS t,
+                          CASE WHEN $8 = 'held' THEN NULL ELSE 'policy' END AS s) now
              ON CONFLICT DO NOTHING",
         )
         .await
@@ -345,7 +347,7 @@ pub async fn resolve_conflict(client: &Client, id: i64, side: &str) -> Result<bo
     }
     let n = client
         .execute(
-            "UPDATE sheetbridge.conflict SET resolution = $2, resolved_at = clock_timestamp()
+            "UPDATE sheetbridge.conflict SET resolution = $2, resolved_at = clock_timestamp(), settled_by = 'person'
              WHERE id = $1 AND resolved_at IS NULL",
             &[&id, &side],
         )
@@ -425,4 +427,114 @@ pub async fn decide_held_delete(client: &Client, id: i64, approve: bool) -> Resu
         .await
         .context(|| format!("deciding held deletion {id}"))?;
     Ok(n == 1)
+}
+
+/// A person's decision the next sync of the pair carries out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Conflict `id` on `key` (`column`, or the whole row when `None`) settled for `side`.
+    Conflict { id: i64, key: serde_json::Value, column: Option<String>, side: String },
+    /// Held deletion `id` of `key` (deleted on `deleted_on`): approved, or rejected (the row comes back).
+    HeldDelete { id: i64, key: serde_json::Value, deleted_on: String, approved: bool },
+}
+
+/// The decisions on `pair` no sync has carried out yet, oldest first.
+pub async fn pending_decisions(client: &Client, pair: &str) -> Result<Vec<Decision>, Error> {
+    let what = || format!("reading the decisions on pair `{pair}`");
+    let mut out = Vec::new();
+    for r in client
+        .query(
+            "SELECT id, key, \"column\", resolution FROM sheetbridge.conflict
+             WHERE pair = $1 AND settled_by = 'person' AND applied_at IS NULL ORDER BY id",
+            &[&pair],
+        )
+        .await
+        .context(what)?
+    {
+        out.push(Decision::Conflict { id: r.get(0), key: r.get(1), column: r.get(2), side: r.get(3) });
+    }
+    for r in client
+        .query(
+            "SELECT id, key, deleted_on, decision = 'approved' FROM sheetbridge.held_delete
+             WHERE pair = $1 AND decided_at IS NOT NULL AND applied_at IS NULL ORDER BY id",
+            &[&pair],
+        )
+        .await
+        .context(what)?
+    {
+        out.push(Decision::HeldDelete {
+            id: r.get(0),
+            key: r.get(1),
+            deleted_on: r.get(2),
+            approved: r.get(3),
+        });
+    }
+    Ok(out)
+}
+
+/// Marks decisions as carried out.
+pub async fn decisions_applied(client: &Client, decisions: &[Decision]) -> Result<(), Error> {
+    let (mut conflicts, mut holds) = (Vec::new(), Vec::new());
+    for d in decisions {
+        match d {
+            Decision::Conflict { id, .. } => conflicts.push(*id),
+            Decision::HeldDelete { id, .. } => holds.push(*id),
+        }
+    }
+    let what = || "recording decisions as carried out".to_owned();
+    client
+        .execute(
+            "UPDATE sheetbridge.conflict SET applied_at = clock_timestamp() WHERE id = ANY($1)",
+            &[&conflicts],
+        )
+        .await
+        .context(what)?;
+    client
+        .execute(
+            "UPDATE sheetbridge.held_delete SET applied_at = clock_timestamp() WHERE id = ANY($1)",
+            &[&holds],
+        )
+        .await
+        .context(what)?;
+    Ok(())
+}
+
+/// The last runs of each pair (newest first, at most `per_pair` each).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub pair: String,
+    pub command: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub counts: serde_json::Value,
+    pub error: Option<String>,
+}
+
+pub async fn recent_runs(client: &Client, pair: Option<&str>, per_pair: i64) -> Result<Vec<RunRow>, Error> {
+    let rows = client
+        .query(
+            "SELECT id, pair, command, to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                    to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), status, counts, error
+             FROM (SELECT r.*, row_number() OVER (PARTITION BY pair ORDER BY id DESC) AS n FROM sheetbridge.run r
+                   WHERE $1::text IS NULL OR pair = $1) r
+             WHERE n <= $2 ORDER BY pair, id DESC",
+            &[&pair, &per_pair],
+        )
+        .await
+        .context(|| "reading the run journal".to_owned())?;
+    Ok(rows
+        .iter()
+        .map(|r| RunRow {
+            id: r.get(0),
+            pair: r.get(1),
+            command: r.get(2),
+            started_at: r.get(3),
+            finished_at: r.get(4),
+            status: r.get(5),
+            counts: r.get(6),
+            error: r.get(7),
+        })
+        .collect())
 }
