@@ -25,6 +25,14 @@
 //! - `calcChain.xml` is dropped with its relationship and content type
 //!   (Excel rebuilds it; its entries for the old cells would be wrong);
 //! - for a new sheet: its relationship and its content type.
+//!
+//! `docProps/app.xml` (the sheet titles Excel lists in File > Info) is not
+//! updated when a sheet is added; Excel rewrites it on its next save.
+//! Formulas on other sheets keep their stored results until calculated:
+//! Excel calculates on opening (`fullCalcOnLoad`); LibreOffice shows the
+//! stored results of a workbook that has them until recalculated (Data >
+//! Calculate > Recalculate Hard), unless its "Recalculation on File Load"
+//! setting for Excel files is "Always".
 
 use std::collections::HashMap;
 use std::fs::{self, File};

@@ -229,9 +229,11 @@ fn cell_formats_are_merged_into_the_workbooks_styles_once() {
         assert_eq!(all[i].split('>').next(), xf.split('>').next(), "cell format {i} moved");
     }
     assert!(once.contains(r#"formatCode="0.00""#) || once.contains(r#"numFmtId="2""#), "{once}");
-    // The same sheet again needs nothing new.
+    // The same sheet again needs nothing new, and keeps one autofilter name.
     rewrite(&path, "Orders", &orders(), &order_rows());
     assert_eq!(part_text(&path, "xl/styles.xml"), once);
+    let wb = part_text(&path, "xl/workbook.xml");
+    assert_eq!(wb.matches("_xlnm._FilterDatabase").count(), 1, "{wb}");
     // The header is bold, the price column `0.00`, the dates `yyyy-mm-dd` in the merged styles.
     let sheet = part_text(&path, "xl/worksheets/sheet2.xml");
     let s_of = |cell: &str| -> usize {
