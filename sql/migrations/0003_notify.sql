@@ -14,37 +14,56 @@ END
 $$;
 
 -- Installs the trigger `sheetbridge_notify_change` on a table, partitioned
--- table, view or foreign table, unless it is there already, and returns the
--- payload its notifications carry. Safe to call any number of times.
-CREATE OR REPLACE FUNCTION sheetbridge.watch_table(target regclass) RETURNS text
+-- table or foreign table, unless it is there already, and returns the payload
+-- its notifications carry. For a view, also on every table and view it reads
+-- (an automatically updatable view's writes fire its base table's triggers,
+-- not its own), returning each payload. Safe to call any number of times.
+CREATE OR REPLACE FUNCTION sheetbridge.watch_table(target regclass) RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 DECLARE
-    schema_name name;
-    table_name  name;
-    kind        "char";
-    events      text;
+    rel    record;
+    events text;
 BEGIN
-    SELECT n.nspname, c.relname, c.relkind INTO schema_name, table_name, kind
-    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid = target;
-    IF kind IN ('r', 'p') THEN
-        events := 'INSERT OR UPDATE OR DELETE OR TRUNCATE';
-    ELSIF kind IN ('v', 'f') THEN
-        events := 'INSERT OR UPDATE OR DELETE';
-    ELSE
-        RAISE EXCEPTION '%.% is not a table or view: it cannot be watched for changes', schema_name, table_name
-            USING ERRCODE = 'wrong_object_type';
-    END IF;
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_trigger
-        WHERE tgrelid = target AND tgname = 'sheetbridge_notify_change'
-    ) THEN
-        EXECUTE format(
-            'CREATE TRIGGER sheetbridge_notify_change AFTER %s ON %I.%I '
-            'FOR EACH STATEMENT EXECUTE FUNCTION sheetbridge.notify_change()',
-            events, schema_name, table_name
-        );
-    END IF;
-    RETURN schema_name || '.' || table_name;
+    FOR rel IN
+        WITH RECURSIVE reads(oid) AS (
+            SELECT target::oid
+            UNION
+            SELECT d.refobjid
+            FROM reads
+            JOIN pg_catalog.pg_rewrite r ON r.ev_class = reads.oid
+            JOIN pg_catalog.pg_depend d
+              ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
+             AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> reads.oid
+        )
+        SELECT c.oid, n.nspname, c.relname, c.relkind
+        FROM reads
+        JOIN pg_catalog.pg_class c ON c.oid = reads.oid
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        ORDER BY c.oid <> target, n.nspname, c.relname
+    LOOP
+        IF rel.relkind IN ('r', 'p') THEN
+            events := 'INSERT OR UPDATE OR DELETE OR TRUNCATE';
+        ELSIF rel.relkind IN ('v', 'f') THEN
+            events := 'INSERT OR UPDATE OR DELETE';
+        ELSIF rel.oid = target THEN
+            RAISE EXCEPTION '%.% is not a table or view: it cannot be watched for changes',
+                rel.nspname, rel.relname
+                USING ERRCODE = 'wrong_object_type';
+        ELSE
+            -- A sequence or materialized view a view reads: it has no triggers.
+            CONTINUE;
+        END IF;
+        IF NOT EXISTS (
+            SELECT 1 FROM pg_catalog.pg_trigger
+            WHERE tgrelid = rel.oid AND tgname = 'sheetbridge_notify_change'
+        ) THEN
+            EXECUTE format(
+                'CREATE TRIGGER sheetbridge_notify_change AFTER %s ON %I.%I '
+                'FOR EACH STATEMENT EXECUTE FUNCTION sheetbridge.notify_change()',
+                events, rel.nspname, rel.relname
+            );
+        END IF;
+        RETURN NEXT rel.nspname || '.' || rel.relname;
+    END LOOP;
 END
 $$;

@@ -79,7 +79,11 @@ async fn setup(shared: &Shared) -> Result<(Listener, Routes), Error> {
     for (i, pair) in shared.pairs.iter().enumerate() {
         let Some(table) = &pair.spec.table else { continue };
         match watch_table(&conn, table).await {
-            Ok(payload) => routes.entry(payload).or_default().push(i),
+            Ok(payloads) => {
+                for payload in payloads {
+                    routes.entry(payload).or_default().push(i);
+                }
+            }
             // The pair still runs on its schedule (and its passes will name the problem).
             Err(e) => tracing::warn!(
                 pair = %pair.spec.name, table = %table, error = %e,

@@ -3,7 +3,7 @@
 //! Migration `0003_notify.sql` gives the `sheetbridge` schema a trigger
 //! function that sends `schema.table` on the [`CHANGE_CHANNEL`] after every
 //! statement that changes a watched table, and `sheetbridge.watch_table`,
-//! which installs it on one table (safe to call again). A [`Listener`] is a
+//! which installs it on one table, or a view and what it reads (safe to call again). A [`Listener`] is a
 //! dedicated connection that LISTENs and hands the notifications over.
 //!
 //! ```no_run
@@ -11,10 +11,10 @@
 //! # async fn run(config: &sheetbridge_postgres::PgConfig, conn: &sheetbridge_postgres::PgConn)
 //! # -> Result<(), sheetbridge_core::Error> {
 //! let orders = sheetbridge_core::TableName::new(None, "orders");
-//! let payload = watch_table(conn, &orders).await?; // "public.orders"
+//! let payloads = watch_table(conn, &orders).await?; // ["public.orders"]
 //! let mut listener = Listener::connect(config, CHANGE_CHANNEL).await?;
 //! while let Some(n) = listener.recv().await {
-//!     if n.payload() == payload { /* wake the pair */ }
+//!     if payloads.iter().any(|p| p == n.payload()) { /* wake the pair */ }
 //! }
 //! // `None`: the connection ended; reconnect.
 //! # Ok(())
@@ -64,12 +64,14 @@ impl Listener {
 }
 
 /// Installs the change trigger on `table` (safe to call again) and returns
-/// the payload its notifications carry: `schema.table`, unquoted.
-pub async fn watch_table(conn: &PgConn, table: &TableName) -> Result<String, Error> {
-    let row = conn
+/// the payloads that mean it changed: `schema.table`, unquoted. For a view,
+/// the trigger also goes on every table and view it reads (writes through an
+/// updatable view fire its base table's triggers), and their payloads come too.
+pub async fn watch_table(conn: &PgConn, table: &TableName) -> Result<Vec<String>, Error> {
+    let rows = conn
         .client
-        .query_one("SELECT sheetbridge.watch_table($1::text::regclass)", &[&qualified(table)])
+        .query("SELECT sheetbridge.watch_table($1::text::regclass)", &[&qualified(table)])
         .await
         .context(|| format!("watch table `{table}` for changes"))?;
-    Ok(row.get(0))
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }

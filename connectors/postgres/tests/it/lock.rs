@@ -39,10 +39,11 @@ async fn a_watched_table_notifies_each_change_statement() {
     migrate(&mut conn).await.unwrap();
     db.exec(r#"CREATE SCHEMA "Shop"; CREATE TABLE "Shop"."Order Lines" (id int PRIMARY KEY, qty int);"#)
         .await;
-    let payload = watch_table(&conn, &name(r#""Shop"."Order Lines""#)).await.unwrap();
-    assert_eq!(payload, "Shop.Order Lines");
+    let payloads = watch_table(&conn, &name(r#""Shop"."Order Lines""#)).await.unwrap();
+    assert_eq!(payloads, ["Shop.Order Lines"]);
+    let payload = payloads[0].as_str();
     // Watching twice installs one trigger.
-    assert_eq!(watch_table(&conn, &name(r#""Shop"."Order Lines""#)).await.unwrap(), payload);
+    assert_eq!(watch_table(&conn, &name(r#""Shop"."Order Lines""#)).await.unwrap(), payloads);
     let triggers = conn
         .client()
         .query_one(
@@ -84,4 +85,35 @@ async fn a_listener_sees_its_connection_end() {
     db.exec(&format!("SELECT pg_terminate_backend({pid})")).await;
     let end = tokio::time::timeout(Duration::from_secs(10), listener.recv()).await;
     assert!(matches!(end, Ok(None)), "the listener did not report its lost connection: {end:?}");
+}
+
+#[tokio::test]
+async fn a_view_is_watched_through_the_tables_it_reads() {
+    let db = fresh_db().await;
+    let mut conn = db.connect().await;
+    migrate(&mut conn).await.unwrap();
+    db.exec(
+        "CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE u (id int);
+         CREATE VIEW v AS SELECT id FROM t;
+         CREATE VIEW w AS SELECT v.id FROM v JOIN u USING (id);",
+    )
+    .await;
+    // An updatable view: writes through it fire the base table's triggers.
+    assert_eq!(watch_table(&conn, &name("v")).await.unwrap(), ["public.v", "public.t"]);
+    // Views of views of several tables: all of them.
+    assert_eq!(
+        watch_table(&conn, &name("w")).await.unwrap(),
+        ["public.w", "public.t", "public.u", "public.v"]
+    );
+    let mut listener = Listener::connect(&db.config, CHANGE_CHANNEL).await.unwrap();
+    conn.client().batch_execute("INSERT INTO v VALUES (1)").await.unwrap();
+    conn.client().batch_execute("INSERT INTO u VALUES (1)").await.unwrap();
+    for expected in ["public.t", "public.u"] {
+        let n = tokio::time::timeout(Duration::from_secs(10), listener.recv()).await.expect("a notification");
+        assert_eq!(n.expect("the listener's connection ended").payload(), expected);
+    }
+    // A sequence is not a table.
+    db.exec("CREATE SEQUENCE s").await;
+    let e = watch_table(&conn, &name("s")).await.unwrap_err();
+    assert!(e.to_string().contains("not a table or view"), "{e}");
 }
