@@ -276,8 +276,12 @@ mod libc_signal {
     pub const SIGTERM: i32 = 15;
 }
 
+/// The monotonic instant of `due` (now when it is past; a century ahead at most,
+/// for a schedule that never fires again).
 fn instant_at(due: DateTime<Utc>) -> Instant {
-    Instant::now() + (due - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+    const CENTURY: Duration = Duration::from_secs(100 * 366 * 86_400);
+    let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(CENTURY);
+    Instant::now() + wait
 }
 
 /// Waits until the pair is due: `None` when the daemon stops first.
