@@ -14,6 +14,18 @@
 mod sheet;
 mod table;
 
+/// Aborts the process here when `SHEETBRIDGE_FAILPOINT` names `step` (with the
+/// `failpoints` feature only): the tests of crash safety kill a sync at every
+/// step this way, as a `kill -9` would, and check that the next pass converges.
+fn failpoint(step: &str) {
+    #[cfg(feature = "failpoints")]
+    if std::env::var("SHEETBRIDGE_FAILPOINT").ok().as_deref() == Some(step) {
+        std::process::abort();
+    }
+    #[cfg(not(feature = "failpoints"))]
+    let _ = step;
+}
+
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
@@ -251,6 +263,7 @@ async fn pass(
         let keys = table::make_keys(conn, &schema, sheet.keyless.len()).await?;
         let assigned = assign_keys(side, &schema, &mut sheet, keys).await?;
         report.keys_made = assigned;
+        failpoint("keys_written");
     }
 
     // A person's decisions (`sheetbridge resolve`) since the last pass.
@@ -291,15 +304,18 @@ async fn pass(
         moved.extend(applied.conflicts.iter().map(|c| c.key.clone()));
         report.to_table = SideCounts::applied(&applied);
     }
+    failpoint("table_written");
     // 2. The sheet.
     let sheet_report = write_sheet(side, &schema, &sheet, &plan, &moved).await?;
     moved.extend(sheet_report.conflicts.iter().map(|c| c.key.clone()));
     report.to_sheet = SideCounts::applied(&sheet_report);
+    failpoint("sheet_written");
     // 3. The base, for rows both sides now hold; conflicts and holds recorded.
     let set: Vec<(&Key, &[Value])> =
         plan.base.set.iter().filter(|(k, _)| !moved.contains(k)).map(|(k, r)| (k, r.as_slice())).collect();
     let drop: Vec<Key> = plan.base.drop.iter().filter(|k| !moved.contains(k)).cloned().collect();
     state::save_base(conn.client(), &pair.name, &schema, set, &drop).await?;
+    failpoint("base_written");
     let records: Vec<ConflictRecord> = plan.conflicts.iter().map(|c| record(&schema, c)).collect();
     state::record_conflicts(conn.client(), &pair.name, run_id, &records).await?;
     let held: Vec<(Key, &'static str, Option<serde_json::Value>)> = plan

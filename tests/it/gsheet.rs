@@ -24,6 +24,11 @@ impl Google {
         Google { emulator, key, home: tempfile::tempdir().expect("a home folder") }
     }
 
+    /// The service-account key the emulator knows (JSON).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     /// A new spreadsheet (one empty tab, `Sheet1`); its id.
     pub fn spreadsheet(&self, title: &str) -> String {
         self.emulator.with_sheets(|s| s.create_spreadsheet(None, title))

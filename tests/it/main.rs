@@ -6,6 +6,7 @@ mod auth;
 mod bad_input;
 mod check;
 mod cli;
+mod crash;
 mod gsheet;
 mod import;
 mod libreoffice;
