@@ -121,3 +121,52 @@ fn serve_once_without_its_database_fails_and_says_why() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no pair ran") && stderr.contains("127.0.0.1:1"), "{stderr}");
 }
+
+#[test]
+fn a_second_sigterm_exits_at_once_while_a_pass_still_runs() {
+    let url = fresh_db();
+    load_examples(&url);
+    let dir = tempfile::tempdir().expect("a folder");
+    let file = config(dir.path(), &url);
+    let addr = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
+    let log_path = dir.path().join("serve.log");
+    let log_file = std::fs::File::create(&log_path).expect("a log file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
+        .args(["serve", "--config", &file, "--listen", &addr.to_string(), "--log", "info"])
+        .env_remove("SHEETBRIDGE_DB")
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .expect("starting sheetbridge serve");
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let success = "sheetbridge_runs_total{pair=\"customers\",status=\"success\"} 1";
+    wait_until("the first pass", || get(addr, "/metrics").filter(|(_, body)| body.contains(success)));
+
+    // The run journal is locked, then the table changes: the early pass waits in the database.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let locker = runtime.block_on(async {
+        let config = sheetbridge_postgres::PgConfig::parse(&url).expect("url");
+        let conn = sheetbridge_postgres::connect(&config).await.expect("connect");
+        conn.client()
+            .batch_execute("BEGIN; LOCK TABLE sheetbridge.run IN ACCESS EXCLUSIVE MODE")
+            .await
+            .expect("lock the journal");
+        conn
+    });
+    crate::psql(&url, "UPDATE shop.customers SET name = name WHERE id = 1");
+    let waiting =
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'sheetbridge.run'::regclass";
+    wait_until("the pass to wait for the journal", || (crate::psql(&url, waiting) != "0").then_some(()));
+
+    let term = || {
+        // SAFETY: kill(2) on the child's pid, which is ours and not yet reaped.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    };
+    term();
+    wait_until("the first SIGTERM to be taken", || log().contains("stopping").then_some(()));
+    term();
+    let status = wait_until("the process to exit", || child.try_wait().ok().flatten());
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{}", log());
+    assert!(log().contains("second signal"), "{}", log());
+    drop(locker);
+}
