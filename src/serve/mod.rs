@@ -65,7 +65,7 @@ use sheetbridge_postgres::PgConfig;
 
 use crate::config::{PairConfig, Schedule, DEFAULT_LISTEN};
 
-pub use daemon::{run_until_signal, Daemon, RunReport, Trigger};
+pub use daemon::{run_until_signal, Daemon, RunReport, Stopper, Trigger};
 
 /// How a pass of a pair ended: the journal's own status (`sheetbridge.run.status`).
 pub use sheetbridge_postgres::state::RunStatus;
