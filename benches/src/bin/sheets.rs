@@ -1,7 +1,7 @@
 //! Export and import through the Google Sheets API, against the local Sheets emulator.
 //!
 //! ```text
-//! sheets [--sizes 10000,100000] [--sheetbridge target/release/sheetbridge]
+//! sheets [--sizes 10000,100000] [--sync-sizes 10000,100000] [--sheetbridge target/release/sheetbridge]
 //! ```
 //!
 //! Starts a throwaway PostgreSQL and the emulator (in this process), fills `bench.orders`
@@ -9,7 +9,10 @@
 //! `/usr/bin/time -v`: `export --to gsheet://ID/orders`, and `import --from` that tab into
 //! an empty copy of the table. Reports wall time, CPU time and peak memory of the command
 //! (the emulator and the server are not counted), the Sheets API requests it made and their
-//! largest body, and checks the import against the source both ways (`EXCEPT`).
+//! largest body, and checks the import against the source both ways (`EXCEPT`). Then
+//! `sync` of the table with a tab: the first pass, a pass with nothing changed (it must
+//! write nothing), and a pass with 1% of the rows changed on each side (it must write
+//! exactly those cells), with the requests each made.
 
 use std::process::Command;
 use std::time::Instant;
@@ -36,6 +39,7 @@ CREATE TABLE bench.orders (
 
 fn main() -> Result<()> {
     let mut sizes = vec![10_000u64, 100_000];
+    let mut sync_sizes = vec![10_000u64, 100_000];
     let mut sheetbridge = "target/release/sheetbridge".to_owned();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -44,6 +48,14 @@ fn main() -> Result<()> {
                 sizes = args
                     .next()
                     .context("--sizes needs a list")?
+                    .split(',')
+                    .map(|s| s.trim().parse().context("a size is a row count"))
+                    .collect::<Result<_>>()?;
+            }
+            "--sync-sizes" => {
+                sync_sizes = args
+                    .next()
+                    .context("--sync-sizes needs a list")?
                     .split(',')
                     .map(|s| s.trim().parse().context("a size is a row count"))
                     .collect::<Result<_>>()?;
@@ -69,19 +81,7 @@ fn main() -> Result<()> {
     println!("| rows × 10 columns | export | requests (largest body) | import | check |");
     println!("|---|---|---|---|---|");
     for n in sizes {
-        psql(&url, "TRUNCATE bench.orders")?;
-        psql(
-            &url,
-            &format!(
-                "INSERT INTO bench.orders
-                 SELECT g, 'customer ' || (g % 9973), CASE WHEN g % 7 = 0 THEN NULL ELSE 'c' || g || '@example.com' END,
-                        (g % 100000) / 100.0, 1 + g % 50, (ARRAY['new','paid','shipped','cancelled'])[1 + g % 4]::bench.status,
-                        timestamptz '2024-01-01 00:00:00+00' + g * interval '17 seconds',
-                        CASE WHEN g % 3 = 0 THEN NULL ELSE date '2024-01-01' + (g % 400) END,
-                        g % 2 = 0, CASE WHEN g % 5 = 0 THEN 'note ' || g ELSE NULL END
-                 FROM generate_series(1, {n}) g"
-            ),
-        )?;
+        fill(&url, n)?;
         let id = emulator.with_sheets(|s| s.create_spreadsheet(None, "bench"));
         let tab = format!("gsheet://{id}/orders");
         emulator.clear_requests();
@@ -107,7 +107,14 @@ fn main() -> Result<()> {
             "SELECT (SELECT count(*) FROM (TABLE bench.orders EXCEPT TABLE bench.orders_in) a)
                   + (SELECT count(*) FROM (TABLE bench.orders_in EXCEPT TABLE bench.orders) b)",
         )?;
-        ensure!(diff.trim() == "0", "{n} rows: the imported table differs from the source in {diff} rows");
+        if diff.trim() != "0" {
+            let sample = psql(
+                &url,
+                "(SELECT 'source', * FROM (TABLE bench.orders EXCEPT TABLE bench.orders_in) a ORDER BY id LIMIT 3)
+                 UNION ALL (SELECT 'imported', * FROM (TABLE bench.orders_in EXCEPT TABLE bench.orders) b ORDER BY id LIMIT 3)",
+            )?;
+            bail!("{n} rows: the imported table differs from the source in {} rows, e.g.\n{sample}", diff.trim());
+        }
         println!(
             "| {n} | {export} | {} ({:.2} MB) | {import} | identical |",
             sheets_calls.len(),
@@ -115,6 +122,89 @@ fn main() -> Result<()> {
         );
         emulator.with_sheets(|s| s.delete_spreadsheet(&id));
     }
+
+    // Two-way sync of the same table with a tab: the first pass (the tab is made), a pass
+    // with nothing changed, and a pass with 1% of the rows changed on each side.
+    println!();
+    println!("| rows | first sync | no change: time, requests (writes) | 1% changed each side: time, requests (writes), cells |");
+    println!("|---|---|---|---|");
+    let dir = std::env::temp_dir().join(format!("sheets-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    for &n in &sync_sizes {
+        fill(&url, n)?;
+        // Each size starts as a first sync (the schema exists after the first pass).
+        psql(&url, "DROP SCHEMA IF EXISTS sheetbridge CASCADE")?;
+        let id = emulator.with_sheets(|s| s.create_spreadsheet(None, "bench"));
+        let config = dir.join("sheetbridge.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\nurl = \"{url}\"\n\n[[pair]]\nname = \"orders\"\ntable = \"bench.orders\"\n\
+                 sheet = \"gsheet://{id}/orders\"\nschedule = \"5m\"\nmax_deletes = \"100%\"\n"
+            ),
+        )?;
+        let config = config.to_str().context("a UTF-8 path")?.to_owned();
+        let sync = ["sync", "--config", config.as_str()];
+        let first = timed(&sheetbridge, &key, &emulator, &sync)?;
+        emulator.clear_requests();
+        let quiet = timed(&sheetbridge, &key, &emulator, &sync)?;
+        let (quiet_calls, quiet_writes) = calls(&emulator);
+
+        // 1% of the rows: the application changes quantity, a person changes notes (other rows).
+        let step = 100;
+        psql(&url, &format!("UPDATE bench.orders SET quantity = quantity + 1000 WHERE id % {step} = 0"))?;
+        let notes_col = 9; // J: notes
+        emulator.with_sheets(|s| -> Result<()> {
+            for row in (1..=n).filter(|r| r % step == 50) {
+                let range = format!("orders!{}{}", char::from(b'A' + notes_col), row + 1);
+                s.set_values_raw(&id, &range, vec![vec![serde_json::json!(format!("edited {row}"))]])
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            }
+            Ok(())
+        })?;
+        emulator.clear_requests();
+        let changed = timed(&sheetbridge, &key, &emulator, &sync)?;
+        let (changed_calls, changed_writes) = calls(&emulator);
+        let cells = psql(&url, "SELECT coalesce(sum((counts->'to_table'->>'updated_cells')::int + (counts->'to_sheet'->>'updated_cells')::int), 0) FROM sheetbridge.run WHERE id = (SELECT max(id) FROM sheetbridge.run)")?;
+        let expected = 2 * (n / step);
+        ensure!(
+            cells.trim() == expected.to_string(),
+            "{n} rows: the 1% pass wrote {} cells, not {expected}",
+            cells.trim()
+        );
+        println!(
+            "| {n} | {first} | {quiet}, {quiet_calls} ({quiet_writes}) | {changed}, {changed_calls} ({changed_writes}), {} |",
+            cells.trim()
+        );
+        emulator.with_sheets(|s| s.delete_spreadsheet(&id));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Sheets API requests since the log was cleared: all of them, and the writes among them.
+fn calls(emulator: &Emulator) -> (usize, usize) {
+    let requests = emulator.requests();
+    let sheets: Vec<_> = requests.iter().filter(|r| r.path.starts_with("/v4/")).collect();
+    let writes = sheets.iter().filter(|r| r.method != "GET" && !r.path.ends_with(":batchGet")).count();
+    (sheets.len(), writes)
+}
+
+/// `bench.orders` with rows 1..=n.
+fn fill(url: &str, n: u64) -> Result<()> {
+    psql(url, "TRUNCATE bench.orders")?;
+    psql(
+        &url,
+        &format!(
+            "INSERT INTO bench.orders
+             SELECT g, 'customer ' || (g % 9973), CASE WHEN g % 7 = 0 THEN NULL ELSE 'c' || g || '@example.com' END,
+                    (g % 100000) / 100.0, 1 + g % 50, (ARRAY['new','paid','shipped','cancelled'])[1 + g % 4]::bench.status,
+                    timestamptz '2024-01-01 00:00:00+00' + g * interval '17 seconds',
+                    CASE WHEN g % 3 = 0 THEN NULL ELSE date '2024-01-01' + (g % 400) END,
+                    g % 2 = 0, CASE WHEN g % 5 = 0 THEN 'note ' || g ELSE NULL END
+             FROM generate_series(1, {n}) g"
+        ),
+    )?;
     Ok(())
 }
 
