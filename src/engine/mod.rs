@@ -29,9 +29,7 @@ fn failpoint(step: &str) {
 use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
-use sheetbridge_core::merge::{
-    self, ConflictPolicy, Conflicted, Direction, MergeConflict, MergePlan, MergeSettings, Resolution,
-};
+use sheetbridge_core::merge::{self, Conflicted, Direction, MergeConflict, MergePlan, Resolution};
 use sheetbridge_core::{
     ApplyOptions, ApplyReport, ChangeSet, Error, ErrorKind, Key, OnConflict, TableSchema, Target, Value,
 };
@@ -42,7 +40,7 @@ use sheetbridge_xlsx::RewriteOptions;
 
 pub use sheet::{SheetSide, SheetSnapshot};
 
-use crate::config::{ConflictRule, DeletePolicy as ConfigDeletes, Direction as ConfigDirection, PairConfig};
+use crate::config::PairConfig;
 use crate::endpoint::SheetLocation;
 
 /// How a pass runs.
@@ -108,30 +106,6 @@ impl SideCounts {
     pub fn cells(&self) -> u64 {
         self.updated_cells + self.inserts + self.deletes
     }
-}
-
-/// The merge settings a pair's config asks for.
-pub fn settings(pair: &PairConfig) -> MergeSettings {
-    let rule = |r: ConflictRule| match r {
-        ConflictRule::TableWins => ConflictPolicy::TableWins,
-        ConflictRule::SheetWins => ConflictPolicy::SheetWins,
-        ConflictRule::Flag => ConflictPolicy::Flag,
-    };
-    let direction = match pair.direction {
-        ConfigDirection::Both => Direction::Both,
-        ConfigDirection::ToSheet => Direction::ToSheet,
-        ConfigDirection::ToTable => Direction::ToTable,
-    };
-    let deletes = match pair.deletes {
-        ConfigDeletes::Propagate => merge::DeletePolicy::Propagate,
-        ConfigDeletes::Ignore => merge::DeletePolicy::Ignore,
-        ConfigDeletes::Hold => merge::DeletePolicy::Hold,
-    };
-    let mut settings = MergeSettings::new(direction, rule(pair.conflict.default), deletes);
-    for (column, r) in &pair.conflict.per_column {
-        settings = settings.with_column(column, rule(*r));
-    }
-    settings
 }
 
 /// The sheet side of `pair` (a Google client is needed for a Google Sheet).
@@ -257,7 +231,7 @@ async fn pass(
     }
 
     // Rows typed into the sheet without a key: keys from the table, into the sheet first.
-    let settings = settings(pair);
+    let settings = pair.merge_settings();
     let takes_sheet_rows = settings.direction != Direction::ToSheet;
     if !sheet.keyless.is_empty() && takes_sheet_rows && !options.dry_run {
         let keys = table::make_keys(conn, &schema, sheet.keyless.len()).await?;

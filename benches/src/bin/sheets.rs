@@ -113,7 +113,10 @@ fn main() -> Result<()> {
                 "(SELECT 'source', * FROM (TABLE bench.orders EXCEPT TABLE bench.orders_in) a ORDER BY id LIMIT 3)
                  UNION ALL (SELECT 'imported', * FROM (TABLE bench.orders_in EXCEPT TABLE bench.orders) b ORDER BY id LIMIT 3)",
             )?;
-            bail!("{n} rows: the imported table differs from the source in {} rows, e.g.\n{sample}", diff.trim());
+            bail!(
+                "{n} rows: the imported table differs from the source in {} rows, e.g.\n{sample}",
+                diff.trim()
+            );
         }
         println!(
             "| {n} | {export} | {} ({:.2} MB) | {import} | identical |",
@@ -194,7 +197,7 @@ fn calls(emulator: &Emulator) -> (usize, usize) {
 fn fill(url: &str, n: u64) -> Result<()> {
     psql(url, "TRUNCATE bench.orders")?;
     psql(
-        &url,
+        url,
         &format!(
             "INSERT INTO bench.orders
              SELECT g, 'customer ' || (g % 9973), CASE WHEN g % 7 = 0 THEN NULL ELSE 'c' || g || '@example.com' END,
