@@ -152,13 +152,7 @@ impl TabTarget {
         let at = format!("`{}`", tab.location());
         let current = self.current(&tab, schema, &at).await?;
         let keys = schema.key_indices();
-        let mut plan = Plan {
-            cells: Vec::new(),
-            updated_rows: 0,
-            inserts: Vec::new(),
-            deletes: Vec::new(),
-            conflicts: Vec::new(),
-        };
+        let mut plan = Plan::default();
         let mut written = Vec::new();
         for (number, read, key) in rows {
             let Some(r) = number.checked_sub(1) else { continue };
@@ -221,6 +215,7 @@ impl Target for TabTarget {
 }
 
 /// What an apply writes, in the tab's rows as they are before the deletes.
+#[derive(Default)]
 struct Plan {
     /// `(row, schema column, new value)`.
     cells: Vec<(u32, usize, Value)>,
@@ -242,13 +237,7 @@ fn plan(schema: &TableSchema, changes: &ChangeSet, current: &Current<'_>, at: &s
         }
         Ok(current.rows.get(key).copied())
     };
-    let mut plan = Plan {
-        cells: Vec::new(),
-        updated_rows: 0,
-        inserts: Vec::new(),
-        deletes: Vec::new(),
-        conflicts: Vec::new(),
-    };
+    let mut plan = Plan::default();
     let missing_column = |i: usize| {
         Error::new(
             ErrorKind::SchemaMismatch,
