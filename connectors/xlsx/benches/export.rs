@@ -21,7 +21,7 @@ use rust_xlsxwriter::{Format, Workbook};
 use sheetbridge_core::{RowSink, Value};
 use sheetbridge_xlsx::{WriteOptions, XlsxWriter};
 
-#[path = "orders.rs"]
+#[path = "shared/orders.rs"]
 mod orders;
 use orders::{fill, schema};
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use sheetbridge_core::{RowSink, Value};
 use sheetbridge_xlsx::{RewriteOptions, SheetRewriter, WriteOptions, XlsxWriter};
 
-#[path = "orders.rs"]
+#[path = "shared/orders.rs"]
 mod orders;
 use orders::{fill, schema};
 
