@@ -130,12 +130,16 @@ impl PairRunner for Engine {
             },
         };
         let waited_before = quota_wait(side);
-        let result = engine::sync_pair(conn, &p.config, side, &SyncOptions::default()).await;
+        let result = engine::sync_pair_report(conn, &p.config, side, &SyncOptions::default()).await;
         match result {
-            Ok(report) => {
+            // A pass an error stopped after it wrote part of its work is partial, not failed.
+            Ok((report, None)) => {
                 RunOutcome { quota_wait: quota_wait(side).saturating_sub(waited_before), ..outcome(&report) }
             }
-            Err(e) => {
+            Ok((report, Some(_))) if report.status == "partial" => {
+                RunOutcome { quota_wait: quota_wait(side).saturating_sub(waited_before), ..outcome(&report) }
+            }
+            Ok((_, Some(e))) | Err(e) => {
                 if e.kind() == &ErrorKind::Retryable {
                     *slot = None;
                 }

@@ -133,13 +133,29 @@ pub fn sheet_side(pair: &PairConfig, google: Option<&SheetsClient>) -> Result<Sh
 
 /// One pass of `pair`. The caller holds the pair's lock. Errors that stop the
 /// pass come back as `Err` after the journal says `failed`; a pass that wrote
-/// some of its changes is reported `partial`.
+/// some of its changes is journaled `partial` (see [`sync_pair_report`]).
 pub async fn sync_pair(
     conn: &mut PgConn,
     pair: &PairConfig,
     side: &SheetSide,
     options: &SyncOptions,
 ) -> Result<PairReport, Error> {
+    let (report, error) = sync_pair_report(conn, pair, side, options).await?;
+    match error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// [`sync_pair`], with the report also for a pass an error stopped: its
+/// `status` says whether it wrote part of its work (`partial`) or nothing
+/// (`failed`, `skipped`). `Err` only when the journal itself could not be written.
+pub async fn sync_pair_report(
+    conn: &mut PgConn,
+    pair: &PairConfig,
+    side: &SheetSide,
+    options: &SyncOptions,
+) -> Result<(PairReport, Option<Error>), Error> {
     let started = std::time::Instant::now();
     let calls_before = api_calls(side);
     let run_id = if options.dry_run {
@@ -186,7 +202,7 @@ pub async fn sync_pair(
         });
         state::finish_run(conn.client(), id, status, &counts, report.error.as_deref()).await?;
     }
-    result.map(|_| report)
+    Ok((report, result.err()))
 }
 
 fn api_calls(side: &SheetSide) -> u64 {
