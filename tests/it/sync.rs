@@ -329,3 +329,50 @@ fn flagged_conflicts_and_held_deletes_wait_for_resolve_and_the_next_sync_carries
         "{again:?}"
     );
 }
+
+#[test]
+fn rows_sorted_in_the_sheet_still_match_by_key() {
+    let url = fresh_db();
+    load_examples(&url);
+    let google = Google::start();
+    let id = google.spreadsheet("Shop");
+    let dir = tempfile::tempdir().expect("a folder");
+    let file = config(dir.path(), &url, &google_pair(&id, ""));
+    let file = file.to_str().expect("utf-8");
+    google.ok(&["sync", "--config", file]);
+    // A person sorts the data rows by sku, descending, and then edits order 7 where it landed.
+    let values = google.values(&id, "Orders");
+    let sku = values[0].iter().position(|h| h == "sku").expect("sku");
+    google
+        .emulator
+        .with_sheets(|s| {
+            let sheet_id = s
+                .spreadsheet(&id)
+                .and_then(|ss| ss.sheets.iter().find(|t| t.title == "Orders").map(|t| t.id))
+                .expect("the Orders tab");
+            s.batch_update(
+                &id,
+                &[serde_json::json!({"sortRange": {
+                "range": {"sheetId": sheet_id, "startRowIndex": 1, "endRowIndex": 41},
+                "sortSpecs": [{"dimensionIndex": sku, "sortOrder": "DESCENDING"}]}})],
+            )
+        })
+        .expect("a person sorts the tab");
+    let sorted = google.values(&id, "Orders");
+    assert_ne!(sorted, values, "the sort moved rows");
+    let quiet = report(&google.ok(&["sync", "--config", file, "--json"]));
+    for side in ["to_table", "to_sheet"] {
+        assert_eq!(quiet[0][side]["updated_cells"], 0, "moving rows is no change: {quiet:?}");
+        assert_eq!(quiet[0][side]["inserts"], 0, "{quiet:?}");
+        assert_eq!(quiet[0][side]["deletes"], 0, "{quiet:?}");
+    }
+    let row = sorted.iter().position(|r| r.first() == Some(&serde_json::json!(7))).expect("order 7") + 1;
+    let q = column_letter(&google, &id, "quantity");
+    google
+        .emulator
+        .with_sheets(|s| s.set_values(&id, &format!("Orders!{q}{row}"), vec![vec![serde_json::json!(77)]]))
+        .expect("edit");
+    google.ok(&["sync", "--config", file]);
+    assert_eq!(psql(&url, "SELECT quantity FROM shop.orders WHERE id = 7"), "77");
+    assert_eq!(google.values(&id, "Orders")[row - 1][0], 7, "the sheet keeps the person's order");
+}
