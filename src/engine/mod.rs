@@ -453,6 +453,19 @@ async fn write_workbook<'r>(
     schema: &TableSchema,
     rows: impl Iterator<Item = &'r [Value]>,
 ) -> Result<(), Error> {
+    // Open in Excel or LibreOffice: skipped this pass (the program would save its copy over
+    // ours), synced on the first pass after it is closed.
+    if let Some((program, lock)) = sheetbridge_xlsx::lock_holder(path) {
+        return Err(Error::new(
+            ErrorKind::Locked,
+            format!(
+                "`{}` is open in {program} (its lock file `{}` is beside it), so this pass left it alone; \
+                 it is synced on the first pass after it is closed",
+                path.display(),
+                lock.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            ),
+        ));
+    }
     let rows: Vec<Vec<Value>> = rows.map(<[Value]>::to_vec).collect();
     let (path, tab, schema) = (path.to_owned(), tab.to_owned(), schema.clone());
     tokio::task::spawn_blocking(move || {

@@ -376,3 +376,34 @@ fn rows_sorted_in_the_sheet_still_match_by_key() {
     assert_eq!(psql(&url, "SELECT quantity FROM shop.orders WHERE id = 7"), "77");
     assert_eq!(google.values(&id, "Orders")[row - 1][0], 7, "the sheet keeps the person's order");
 }
+
+#[test]
+fn a_workbook_open_in_libreoffice_is_skipped_and_synced_once_closed() {
+    let url = fresh_db();
+    load_examples(&url);
+    let dir = tempfile::tempdir().expect("a folder");
+    let pair = "[[pair]]\nname = \"customers\"\ntable = \"shop.customers\"\nsheet = \"book.xlsx\"\ntab = \"Customers\"\n";
+    let file = config(dir.path(), &url, pair);
+    let file = file.to_str().expect("utf-8");
+    crate::sheetbridge_ok(&["sync", "--config", file]);
+    let book = dir.path().join("book.xlsx");
+    let before = std::fs::read(&book).expect("the workbook");
+    // LibreOffice's lock file beside the workbook: someone has it open.
+    let lock = dir.path().join(".~lock.book.xlsx#");
+    std::fs::write(&lock, ",Ada Lovelace,laptop,25.11.2026 10:00,file:///home/ada/.config/libreoffice/4;")
+        .expect("lock");
+    psql(&url, "UPDATE shop.customers SET country = 'IE' WHERE id = 5");
+    let out = report(&crate::sheetbridge_ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(out[0]["status"], "skipped", "{out:?}");
+    assert!(
+        out[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("is open in LibreOffice") && e.contains("after it is closed")),
+        "says why and what happens next: {out:?}"
+    );
+    assert_eq!(std::fs::read(&book).expect("the workbook"), before, "a locked workbook is not touched");
+    std::fs::remove_file(&lock).expect("close it");
+    let out = report(&crate::sheetbridge_ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(out[0]["status"], "success", "{out:?}");
+    assert_eq!(out[0]["to_sheet"]["updated_cells"], 1, "{out:?}");
+}
