@@ -407,3 +407,77 @@ fn a_workbook_open_in_libreoffice_is_skipped_and_synced_once_closed() {
     assert_eq!(out[0]["status"], "success", "{out:?}");
     assert_eq!(out[0]["to_sheet"]["updated_cells"], 1, "{out:?}");
 }
+
+#[test]
+fn quota_errors_in_the_middle_of_a_pass_are_waited_out_and_the_pass_completes() {
+    use sheetbridge_sheets_emulator::{Fault, Route};
+    let url = fresh_db();
+    load_examples(&url);
+    let google = Google::start();
+    let id = google.spreadsheet("Shop");
+    let dir = tempfile::tempdir().expect("a folder");
+    let file = config(dir.path(), &url, &google_pair(&id, ""));
+    let file = file.to_str().expect("utf-8");
+    google.ok(&["sync", "--config", file]);
+    psql(&url, "UPDATE shop.orders SET quantity = 99 WHERE id IN (1, 2, 3)");
+    // Google says 429 (quota) to the pass's reads and writes, then lets it through.
+    google.emulator.faults().push(Fault::rate_limited(Route::Sheets, 1, 3));
+    let out = report(&google.ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(out[0]["status"], "success", "{out:?}");
+    assert_eq!(out[0]["to_sheet"]["updated_cells"], 3, "{out:?}");
+    let throttled = google.emulator.requests().iter().filter(|r| r.status == 429).count();
+    assert_eq!(throttled, 3, "the faults were met");
+    assert_eq!(cell(&google, &id, 2, "quantity"), 99);
+}
+
+#[test]
+fn two_serve_processes_on_one_pair_never_run_it_at_once() {
+    let url = fresh_db();
+    load_examples(&url);
+    let google = Google::start();
+    let id = google.spreadsheet("Shop");
+    let dir = tempfile::tempdir().expect("a folder");
+    let file =
+        config(dir.path(), &url, &google_pair(&id, "").replace("schedule = \"5m\"", "schedule = \"1s\""));
+    let spawn = |listen: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
+            .args(["serve", "--config", file.to_str().expect("utf-8"), "--listen", listen])
+            .env("SHEETBRIDGE_GOOGLE_ENDPOINT", google.emulator.base_url())
+            .env("SHEETBRIDGE_GOOGLE_CREDENTIALS", google.key())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting serve")
+    };
+    let (mut a, mut b) = (spawn("127.0.0.1:0"), spawn("127.0.0.1:0"));
+    // Let both run for a while, with the table changing under them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    let mut n = 0;
+    while std::time::Instant::now() < deadline {
+        n += 1;
+        psql(&url, &format!("UPDATE shop.orders SET quantity = {} WHERE id = 1", 100 + n));
+        std::thread::sleep(std::time::Duration::from_millis(400));
+    }
+    for child in [&mut a, &mut b] {
+        let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    }
+    for child in [&mut a, &mut b] {
+        let status = child.wait().expect("serve ends");
+        assert_eq!(status.code(), Some(0), "serve exits 0 on SIGTERM");
+    }
+    // The journal's runs of the pair never overlap in time.
+    let runs = psql(
+        &url,
+        "SELECT count(*) FROM sheetbridge.run r1 JOIN sheetbridge.run r2 ON r1.id < r2.id AND r1.pair = r2.pair
+         WHERE r1.started_at < r2.finished_at AND r2.started_at < r1.finished_at",
+    );
+    assert_eq!(runs, "0", "two passes of one pair overlapped");
+    let passes: u64 =
+        psql(&url, "SELECT count(*) FROM sheetbridge.run WHERE status = 'success'").parse().expect("a count");
+    assert!(passes >= 3, "the pair kept being synced: {passes} passes");
+    assert_eq!(psql(&url, "SELECT count(*) FROM sheetbridge.run WHERE status IN ('failed', 'running')"), "0");
+    // Both sides agree at the end.
+    let last = psql(&url, "SELECT quantity FROM shop.orders WHERE id = 1");
+    google.ok(&["sync", "--config", file.to_str().expect("utf-8")]);
+    assert_eq!(cell(&google, &id, 2, "quantity").to_string(), last);
+}
