@@ -17,10 +17,24 @@ mod table;
 /// Aborts the process here when `SHEETBRIDGE_FAILPOINT` names `step` (with the
 /// `failpoints` feature only): the tests of crash safety kill a sync at every
 /// step this way, as a `kill -9` would, and check that the next pass converges.
+/// `SHEETBRIDGE_PAUSEPOINT=<step>:<file>` instead makes the pass create `file` at that
+/// step and wait until it is removed, so a test can act (write to the table, say) in
+/// the middle of a pass.
 fn failpoint(step: &str) {
     #[cfg(feature = "failpoints")]
-    if std::env::var("SHEETBRIDGE_FAILPOINT").ok().as_deref() == Some(step) {
-        std::process::abort();
+    {
+        if std::env::var("SHEETBRIDGE_FAILPOINT").ok().as_deref() == Some(step) {
+            std::process::abort();
+        }
+        if let Ok(pause) = std::env::var("SHEETBRIDGE_PAUSEPOINT") {
+            if let Some((at, file)) = pause.split_once(':') {
+                if at == step && std::fs::write(file, step).is_ok() {
+                    while std::path::Path::new(file).exists() {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                }
+            }
+        }
     }
     #[cfg(not(feature = "failpoints"))]
     let _ = step;
@@ -284,6 +298,7 @@ async fn pass(
     if options.dry_run {
         return Ok(RunStatus::Success);
     }
+    failpoint("planned");
 
     // 1. The table, in one transaction, guarded.
     let skip = ApplyOptions { dry_run: false, on_conflict: OnConflict::Skip };

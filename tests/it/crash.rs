@@ -168,3 +168,52 @@ fn a_sync_killed_mid_write_by_sigkill_converges_on_the_next_pass() {
     google.emulator.faults().clear();
     assert_converged(&url, &google, &id, &file, "after SIGKILL");
 }
+
+#[test]
+fn an_application_write_during_a_pass_is_never_overwritten() {
+    let (url, google, id, dir, file) = setup();
+    // The sheet changes order 4's quantity; the pass plans to write it to the table...
+    let values = google.values(&id, "Orders");
+    let q = values[0].iter().position(|h| h == "quantity").expect("quantity");
+    let q = char::from(b'A' + u8::try_from(q).expect("few"));
+    google
+        .emulator
+        .with_sheets(|s| s.set_values(&id, &format!("Orders!{q}5"), vec![vec![serde_json::json!(44)]]))
+        .expect("edit");
+    let pause = dir.path().join("paused");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
+        .args(["sync", "--config", &file, "--json"])
+        .env("SHEETBRIDGE_PAUSEPOINT", format!("planned:{}", pause.display()))
+        .env("SHEETBRIDGE_GOOGLE_ENDPOINT", google.emulator.base_url())
+        .env("SHEETBRIDGE_GOOGLE_CREDENTIALS", google.key())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("running sheetbridge");
+    let started = std::time::Instant::now();
+    while !pause.exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the pass never reached its plan");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // ...while the application writes the same row.
+    psql(&url, "UPDATE shop.orders SET quantity = 5000 WHERE id = 4");
+    std::fs::remove_file(&pause).expect("let the pass go on");
+    let out = child.wait_with_output().expect("the pass ends");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report[0]["status"], "partial", "the moved row is left for the next pass: {report}");
+    assert_eq!(report[0]["to_table"]["skipped_conflicts"], 1, "{report}");
+    assert_eq!(
+        psql(&url, "SELECT quantity FROM shop.orders WHERE id = 4"),
+        "5000",
+        "the application's write stands"
+    );
+    // The next pass sees both sides changed: a conflict, settled by the policy (table_wins) and logged.
+    let next = google.ok(&["sync", "--config", &file, "--json"]);
+    let next: serde_json::Value = serde_json::from_str(&next).expect("JSON");
+    assert_eq!(next[0]["status"], "success", "{next}");
+    assert_eq!(psql(&url, "SELECT quantity FROM shop.orders WHERE id = 4"), "5000");
+    assert_eq!(psql(&url, "SELECT count(*) FROM sheetbridge.conflict WHERE \"column\" = 'quantity'"), "1");
+    let values = google.values(&id, "Orders");
+    let row = values.iter().find(|r| r.first() == Some(&serde_json::json!(4))).expect("order 4");
+    let at = values[0].iter().position(|h| h == "quantity").expect("quantity");
+    assert_eq!(row[at], 5000);
+}
