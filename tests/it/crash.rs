@@ -181,7 +181,7 @@ fn an_application_write_during_a_pass_is_never_overwritten() {
         .with_sheets(|s| s.set_values(&id, &format!("Orders!{q}5"), vec![vec![serde_json::json!(44)]]))
         .expect("edit");
     let pause = dir.path().join("paused");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sheetbridge"))
         .args(["sync", "--config", &file, "--json"])
         .env("SHEETBRIDGE_PAUSEPOINT", format!("planned:{}", pause.display()))
         .env("SHEETBRIDGE_GOOGLE_ENDPOINT", google.emulator.base_url())
