@@ -8,27 +8,12 @@ use std::time::Duration;
 use sheetbridge_sheets_emulator::{Fault, Route};
 
 use crate::gsheet::Google;
-use crate::{fresh_db, load_examples, psql};
+use crate::psql;
+use crate::sync::Paired;
 
 fn setup() -> (String, Google, String, tempfile::TempDir, String) {
-    let url = fresh_db();
-    load_examples(&url);
-    let google = Google::start();
-    let id = google.spreadsheet("Shop");
-    let dir = tempfile::tempdir().expect("a folder");
-    let path = dir.path().join("sheetbridge.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[database]\nurl = \"{url}\"\n\n[[pair]]\nname = \"orders\"\ntable = \"shop.orders\"\n\
-             sheet = \"gsheet://{id}/Orders\"\nschedule = \"5m\"\ndeletes = \"propagate\"\n\
-             columns = [\"id\", \"customer_id\", \"sku\", \"quantity\", \"amount\", \"status\", \"ordered_at\", \"paid\", \"notes\"]\n"
-        ),
-    )
-    .expect("config");
-    let file = path.to_str().expect("utf-8").to_owned();
-    google.ok(&["sync", "--config", &file]);
-    (url, google, id, dir, file)
+    let p = Paired::new("deletes = \"propagate\"");
+    (p.url, p.google, p.id, p.dir, p.file)
 }
 
 /// Edits on both sides: a quantity in the sheet, notes in the table, a row typed into the

@@ -28,6 +28,29 @@ fn google_pair(id: &str, extra: &str) -> String {
     )
 }
 
+/// A database with the example data, the emulator, and the `orders` pair (with `extra`
+/// settings) between them, synced once.
+pub struct Paired {
+    pub url: String,
+    pub google: Google,
+    pub id: String,
+    pub file: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Paired {
+    pub fn new(extra: &str) -> Paired {
+        let url = fresh_db();
+        load_examples(&url);
+        let google = Google::start();
+        let id = google.spreadsheet("Shop");
+        let dir = tempfile::tempdir().expect("a folder");
+        let file = config(dir.path(), &url, &google_pair(&id, extra)).to_str().expect("utf-8").to_owned();
+        google.ok(&["sync", "--config", &file]);
+        Paired { url, google, id, file, dir }
+    }
+}
+
 /// The tab's values by header name, for one sheet row (1-based, header is row 1).
 fn cell(google: &Google, id: &str, row: usize, column: &str) -> serde_json::Value {
     let values = google.values(id, "Orders");
@@ -91,14 +114,8 @@ fn edits_on_both_sides_merge_and_the_same_cell_follows_the_policy() {
 
 #[test]
 fn new_rows_both_ways_keys_from_the_table_and_deletes_with_a_threshold() {
-    let url = fresh_db();
-    load_examples(&url);
-    let google = Google::start();
-    let id = google.spreadsheet("Shop");
-    let dir = tempfile::tempdir().expect("a folder");
-    let file = config(dir.path(), &url, &google_pair(&id, "deletes = \"propagate\""));
-    let file = file.to_str().expect("utf-8");
-    google.ok(&["sync", "--config", file]);
+    let paired = Paired::new("deletes = \"propagate\"");
+    let (url, google, id, file) = (&paired.url, &paired.google, &paired.id, paired.file.as_str());
 
     // A person adds two orders at the bottom with no id; the application adds one.
     let values = google.values(&id, "Orders");
@@ -250,14 +267,8 @@ fn with_workbook_rows(
 
 #[test]
 fn flagged_conflicts_and_held_deletes_wait_for_resolve_and_the_next_sync_carries_it_out() {
-    let url = fresh_db();
-    load_examples(&url);
-    let google = Google::start();
-    let id = google.spreadsheet("Shop");
-    let dir = tempfile::tempdir().expect("a folder");
-    let file = config(dir.path(), &url, &google_pair(&id, "conflict = \"flag\"\ndeletes = \"hold\""));
-    let file = file.to_str().expect("utf-8");
-    google.ok(&["sync", "--config", file]);
+    let paired = Paired::new("conflict = \"flag\"\ndeletes = \"hold\"");
+    let (url, google, id, file) = (&paired.url, &paired.google, &paired.id, paired.file.as_str());
 
     // Both sides change order 1's notes; the sheet deletes order 2 (row 3).
     let n = column_letter(&google, &id, "notes");
@@ -332,14 +343,8 @@ fn flagged_conflicts_and_held_deletes_wait_for_resolve_and_the_next_sync_carries
 
 #[test]
 fn rows_sorted_in_the_sheet_still_match_by_key() {
-    let url = fresh_db();
-    load_examples(&url);
-    let google = Google::start();
-    let id = google.spreadsheet("Shop");
-    let dir = tempfile::tempdir().expect("a folder");
-    let file = config(dir.path(), &url, &google_pair(&id, ""));
-    let file = file.to_str().expect("utf-8");
-    google.ok(&["sync", "--config", file]);
+    let paired = Paired::new("");
+    let (url, google, id, file) = (&paired.url, &paired.google, &paired.id, paired.file.as_str());
     // A person sorts the data rows by sku, descending, and then edits order 7 where it landed.
     let values = google.values(&id, "Orders");
     let sku = values[0].iter().position(|h| h == "sku").expect("sku");
@@ -411,14 +416,8 @@ fn a_workbook_open_in_libreoffice_is_skipped_and_synced_once_closed() {
 #[test]
 fn quota_errors_in_the_middle_of_a_pass_are_waited_out_and_the_pass_completes() {
     use sheetbridge_sheets_emulator::{Fault, Route};
-    let url = fresh_db();
-    load_examples(&url);
-    let google = Google::start();
-    let id = google.spreadsheet("Shop");
-    let dir = tempfile::tempdir().expect("a folder");
-    let file = config(dir.path(), &url, &google_pair(&id, ""));
-    let file = file.to_str().expect("utf-8");
-    google.ok(&["sync", "--config", file]);
+    let paired = Paired::new("");
+    let (url, google, id, file) = (&paired.url, &paired.google, &paired.id, paired.file.as_str());
     psql(&url, "UPDATE shop.orders SET quantity = 99 WHERE id IN (1, 2, 3)");
     // Google says 429 (quota) to the pass's reads and writes, then lets it through.
     google.emulator.faults().push(Fault::rate_limited(Route::Sheets, 1, 3));
