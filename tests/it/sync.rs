@@ -118,7 +118,7 @@ fn new_rows_both_ways_keys_from_the_table_and_deletes_with_a_threshold() {
     let (url, google, id, file) = (&paired.url, &paired.google, &paired.id, paired.file.as_str());
 
     // A person adds two orders at the bottom with no id; the application adds one.
-    let values = google.values(&id, "Orders");
+    let values = google.values(id, "Orders");
     let header: Vec<String> = values[0].iter().map(|h| h.as_str().unwrap_or("").to_owned()).collect();
     let typed = |sku: &str| -> Vec<serde_json::Value> {
         header
@@ -138,20 +138,20 @@ fn new_rows_both_ways_keys_from_the_table_and_deletes_with_a_threshold() {
     };
     google
         .emulator
-        .with_sheets(|s| s.set_values(&id, "Orders!A42", vec![typed("NEW-1"), typed("NEW-2")]))
+        .with_sheets(|s| s.set_values(id, "Orders!A42", vec![typed("NEW-1"), typed("NEW-2")]))
         .expect("a person types two rows");
-    psql(&url, "INSERT INTO shop.orders (customer_id, sku, quantity, amount, ordered_at) VALUES (1, 'APP-1', 2, 3.00, now())");
+    psql(url, "INSERT INTO shop.orders (customer_id, sku, quantity, amount, ordered_at) VALUES (1, 'APP-1', 2, 3.00, now())");
     let out = report(&google.ok(&["sync", "--config", file, "--json"]));
     assert_eq!(out[0]["keys_made"], 2, "{out:?}");
     assert_eq!(out[0]["to_table"]["inserts"], 2, "{out:?}");
     assert_eq!(out[0]["to_sheet"]["inserts"], 1, "{out:?}");
     let skus = psql(
-        &url,
+        url,
         "SELECT string_agg(sku, ',' ORDER BY id) FROM shop.orders WHERE sku LIKE 'NEW-%' OR sku = 'APP-1'",
     );
     assert_eq!(skus, "APP-1,NEW-1,NEW-2");
     // The keys the table made are in the sheet, so another pass inserts nothing twice.
-    let ids: Vec<serde_json::Value> = (42..=43).map(|r| cell(&google, &id, r, "id")).collect();
+    let ids: Vec<serde_json::Value> = (42..=43).map(|r| cell(google, id, r, "id")).collect();
     assert!(ids.iter().all(|v| v.as_i64().is_some()), "keys written back: {ids:?}");
     let again = report(&google.ok(&["sync", "--config", file, "--json"]));
     assert_eq!(
@@ -159,14 +159,14 @@ fn new_rows_both_ways_keys_from_the_table_and_deletes_with_a_threshold() {
         (Some(0), Some(0)),
         "{again:?}"
     );
-    assert_eq!(psql(&url, "SELECT count(*) FROM shop.orders"), "43");
+    assert_eq!(psql(url, "SELECT count(*) FROM shop.orders"), "43");
 
     // A delete in the table reaches the sheet; ten deletes exceed max_deletes = 5 and stop the run.
-    psql(&url, "DELETE FROM shop.orders WHERE id = 3");
+    psql(url, "DELETE FROM shop.orders WHERE id = 3");
     google.ok(&["sync", "--config", file]);
-    assert_eq!(google.values(&id, "Orders").len(), 43, "header + 42 rows, no blank row");
-    let before = dump(&url, "shop.orders");
-    psql(&url, "DELETE FROM shop.orders WHERE id BETWEEN 10 AND 19");
+    assert_eq!(google.values(id, "Orders").len(), 43, "header + 42 rows, no blank row");
+    let before = dump(url, "shop.orders");
+    psql(url, "DELETE FROM shop.orders WHERE id BETWEEN 10 AND 19");
     let stopped = google.run(&["sync", "--config", file]);
     assert_eq!(stopped.status.code(), Some(5), "{}", stderr(&stopped));
     assert!(
@@ -174,10 +174,10 @@ fn new_rows_both_ways_keys_from_the_table_and_deletes_with_a_threshold() {
         "{}",
         String::from_utf8_lossy(&stopped.stdout)
     );
-    assert_eq!(google.values(&id, "Orders").len(), 43, "nothing was deleted from the sheet");
-    assert_ne!(dump(&url, "shop.orders"), before);
+    assert_eq!(google.values(id, "Orders").len(), 43, "nothing was deleted from the sheet");
+    assert_ne!(dump(url, "shop.orders"), before);
     google.ok(&["sync", "--config", file, "--yes"]);
-    assert_eq!(google.values(&id, "Orders").len(), 33);
+    assert_eq!(google.values(id, "Orders").len(), 33);
 }
 
 #[test]
@@ -271,28 +271,27 @@ fn flagged_conflicts_and_held_deletes_wait_for_resolve_and_the_next_sync_carries
     let (url, google, id, file) = (&paired.url, &paired.google, &paired.id, paired.file.as_str());
 
     // Both sides change order 1's notes; the sheet deletes order 2 (row 3).
-    let n = column_letter(&google, &id, "notes");
+    let n = column_letter(google, id, "notes");
     google
         .emulator
         .with_sheets(|s| {
-            s.set_values(&id, &format!("Orders!{n}2"), vec![vec![serde_json::json!("sheet says")]])
+            s.set_values(id, &format!("Orders!{n}2"), vec![vec![serde_json::json!("sheet says")]])
         })
         .expect("edit");
     google
         .emulator
         .with_sheets(|s| {
-            let sheet_id = s
-                .spreadsheet(&id)
-                .and_then(|ss| ss.sheets.iter().find(|t| t.title == "Orders").map(|t| t.id));
+            let sheet_id =
+                s.spreadsheet(id).and_then(|ss| ss.sheets.iter().find(|t| t.title == "Orders").map(|t| t.id));
             let sheet_id = sheet_id.expect("the Orders tab");
             s.batch_update(
-                &id,
+                id,
                 &[serde_json::json!({"deleteDimension": {"range":
                 {"sheetId": sheet_id, "dimension": "ROWS", "startIndex": 2, "endIndex": 3}}})],
             )
         })
         .expect("a person deletes row 3");
-    psql(&url, "UPDATE shop.orders SET notes = 'table says' WHERE id = 1");
+    psql(url, "UPDATE shop.orders SET notes = 'table says' WHERE id = 1");
     let out = report(&google.ok(&["sync", "--config", file, "--json"]));
     assert_eq!(
         (out[0]["open_conflicts"].as_u64(), out[0]["held_deletes"].as_u64()),
@@ -300,13 +299,13 @@ fn flagged_conflicts_and_held_deletes_wait_for_resolve_and_the_next_sync_carries
         "{out:?}"
     );
     assert_eq!(
-        psql(&url, "SELECT notes FROM shop.orders WHERE id = 1"),
+        psql(url, "SELECT notes FROM shop.orders WHERE id = 1"),
         "table says",
         "a flagged cell is left alone"
     );
-    assert_eq!(cell(&google, &id, 2, "notes"), "sheet says");
+    assert_eq!(cell(google, id, 2, "notes"), "sheet says");
     assert_eq!(
-        psql(&url, "SELECT count(*) FROM shop.orders WHERE id = 2"),
+        psql(url, "SELECT count(*) FROM shop.orders WHERE id = 2"),
         "1",
         "a held delete is not carried out"
     );
@@ -324,9 +323,9 @@ fn flagged_conflicts_and_held_deletes_wait_for_resolve_and_the_next_sync_carries
 
     let out = report(&google.ok(&["sync", "--config", file, "--json"]));
     assert_eq!(out[0]["status"], "success", "{out:?}");
-    assert_eq!(psql(&url, "SELECT notes FROM shop.orders WHERE id = 1"), "sheet says");
+    assert_eq!(psql(url, "SELECT notes FROM shop.orders WHERE id = 1"), "sheet says");
     assert_eq!(
-        psql(&url, "SELECT count(*) FROM shop.orders WHERE id = 2"),
+        psql(url, "SELECT count(*) FROM shop.orders WHERE id = 2"),
         "0",
         "the approved delete reached the table"
     );
@@ -346,24 +345,24 @@ fn rows_sorted_in_the_sheet_still_match_by_key() {
     let paired = Paired::new("");
     let (url, google, id, file) = (&paired.url, &paired.google, &paired.id, paired.file.as_str());
     // A person sorts the data rows by sku, descending, and then edits order 7 where it landed.
-    let values = google.values(&id, "Orders");
+    let values = google.values(id, "Orders");
     let sku = values[0].iter().position(|h| h == "sku").expect("sku");
     google
         .emulator
         .with_sheets(|s| {
             let sheet_id = s
-                .spreadsheet(&id)
+                .spreadsheet(id)
                 .and_then(|ss| ss.sheets.iter().find(|t| t.title == "Orders").map(|t| t.id))
                 .expect("the Orders tab");
             s.batch_update(
-                &id,
+                id,
                 &[serde_json::json!({"sortRange": {
                 "range": {"sheetId": sheet_id, "startRowIndex": 1, "endRowIndex": 41},
                 "sortSpecs": [{"dimensionIndex": sku, "sortOrder": "DESCENDING"}]}})],
             )
         })
         .expect("a person sorts the tab");
-    let sorted = google.values(&id, "Orders");
+    let sorted = google.values(id, "Orders");
     assert_ne!(sorted, values, "the sort moved rows");
     let quiet = report(&google.ok(&["sync", "--config", file, "--json"]));
     for side in ["to_table", "to_sheet"] {
@@ -372,14 +371,14 @@ fn rows_sorted_in_the_sheet_still_match_by_key() {
         assert_eq!(quiet[0][side]["deletes"], 0, "{quiet:?}");
     }
     let row = sorted.iter().position(|r| r.first() == Some(&serde_json::json!(7))).expect("order 7") + 1;
-    let q = column_letter(&google, &id, "quantity");
+    let q = column_letter(google, id, "quantity");
     google
         .emulator
-        .with_sheets(|s| s.set_values(&id, &format!("Orders!{q}{row}"), vec![vec![serde_json::json!(77)]]))
+        .with_sheets(|s| s.set_values(id, &format!("Orders!{q}{row}"), vec![vec![serde_json::json!(77)]]))
         .expect("edit");
     google.ok(&["sync", "--config", file]);
-    assert_eq!(psql(&url, "SELECT quantity FROM shop.orders WHERE id = 7"), "77");
-    assert_eq!(google.values(&id, "Orders")[row - 1][0], 7, "the sheet keeps the person's order");
+    assert_eq!(psql(url, "SELECT quantity FROM shop.orders WHERE id = 7"), "77");
+    assert_eq!(google.values(id, "Orders")[row - 1][0], 7, "the sheet keeps the person's order");
 }
 
 #[test]
@@ -418,7 +417,7 @@ fn quota_errors_in_the_middle_of_a_pass_are_waited_out_and_the_pass_completes() 
     use sheetbridge_sheets_emulator::{Fault, Route};
     let paired = Paired::new("");
     let (url, google, id, file) = (&paired.url, &paired.google, &paired.id, paired.file.as_str());
-    psql(&url, "UPDATE shop.orders SET quantity = 99 WHERE id IN (1, 2, 3)");
+    psql(url, "UPDATE shop.orders SET quantity = 99 WHERE id IN (1, 2, 3)");
     // Google says 429 (quota) to the pass's reads and writes, then lets it through.
     google.emulator.faults().push(Fault::rate_limited(Route::Sheets, 1, 3));
     let out = report(&google.ok(&["sync", "--config", file, "--json"]));
@@ -426,7 +425,7 @@ fn quota_errors_in_the_middle_of_a_pass_are_waited_out_and_the_pass_completes() 
     assert_eq!(out[0]["to_sheet"]["updated_cells"], 3, "{out:?}");
     let throttled = google.emulator.requests().iter().filter(|r| r.status == 429).count();
     assert_eq!(throttled, 3, "the faults were met");
-    assert_eq!(cell(&google, &id, 2, "quantity"), 99);
+    assert_eq!(cell(google, id, 2, "quantity"), 99);
 }
 
 #[test]
