@@ -285,6 +285,13 @@ async fn pass(
 
     let deletes = (plan.to_table.deletes.len() + plan.to_sheet.deletes.len()) as u64;
     let rows = table_rows.len().max(sheet.rows.len()) as u64;
+    // The plan holds what is left to write: the snapshots are freed before the writes
+    // (a workbook's rows stay, the synced sheet is rewritten from them).
+    drop(base);
+    drop(table_rows);
+    if matches!(side, SheetSide::Google { .. }) {
+        sheet.rows = HashMap::new();
+    }
     if pair.max_deletes.exceeded(deletes, rows) && !options.allow_deletes {
         return Err(Error::new(
             ErrorKind::LimitExceeded,
@@ -526,9 +533,9 @@ async fn write_sheet(
                 };
                 let options = ExportOptions { tab, ..ExportOptions::default() };
                 let mut writer = client.export(Some(at), schema, &options).await?;
-                let mut rows = changes.inserts.clone();
+                let mut rows: Vec<&Vec<Value>> = changes.inserts.iter().collect();
                 rows.sort_by(|a, b| merge::cmp_keys(&schema.key_of(a), &schema.key_of(b)));
-                for row in &rows {
+                for row in rows {
                     sheetbridge_core::RowSink::row(&mut writer, row)?;
                 }
                 let done = writer.finish().await?;
@@ -555,9 +562,9 @@ async fn write_sheet(
                 }
                 rows.push(row);
             }
-            let mut inserts = changes.inserts.clone();
+            let mut inserts: Vec<&Vec<Value>> = changes.inserts.iter().collect();
             inserts.sort_by(|a, b| merge::cmp_keys(&schema.key_of(a), &schema.key_of(b)));
-            rows.extend(inserts);
+            rows.extend(inserts.into_iter().cloned());
             write_workbook(path, tab, schema, rows.iter().map(Vec::as_slice)).await?;
             Ok(ApplyReport {
                 inserted: changes.inserts.len() as u64,
@@ -571,15 +578,19 @@ async fn write_sheet(
 }
 
 /// `changes` without the rows whose key is in `moved`.
-fn without(changes: &ChangeSet, moved: &HashSet<Key>, schema: &TableSchema) -> ChangeSet {
+fn without<'c>(
+    changes: &'c ChangeSet,
+    moved: &HashSet<Key>,
+    schema: &TableSchema,
+) -> std::borrow::Cow<'c, ChangeSet> {
     if moved.is_empty() {
-        return changes.clone();
+        return std::borrow::Cow::Borrowed(changes);
     }
-    ChangeSet {
+    std::borrow::Cow::Owned(ChangeSet {
         inserts: changes.inserts.iter().filter(|r| !moved.contains(&schema.key_of(r))).cloned().collect(),
         updates: changes.updates.iter().filter(|u| !moved.contains(&u.key)).cloned().collect(),
         deletes: changes.deletes.iter().filter(|d| !moved.contains(&d.key)).cloned().collect(),
-    }
+    })
 }
 
 /// A conflict as the log keeps it.

@@ -57,11 +57,13 @@ impl SheetSide {
                 let layout = tab.layout(schema)?;
                 check_columns(&self.label(), schema, &layout.missing)?;
                 let columns = layout.columns.clone();
-                tab.read(&layout, schema, |n, values| {
-                    rows.push((n, full_row(schema, &columns, values)));
-                    Ok(())
-                })
-                .await?;
+                // The tab's cells are freed as their rows are converted.
+                let mut reader = tab.into_rows(&layout, schema).await?;
+                let mut values = vec![Value::Null; columns.len()];
+                while let Some(n) = reader.next_row(&mut values) {
+                    rows.push((n, full_row(schema, &columns, &mut values)));
+                }
+                reader.finish()?;
             }
             SheetSide::Workbook { path, tab } => {
                 if !path.exists() {
