@@ -479,3 +479,46 @@ fn two_serve_processes_on_one_pair_never_run_it_at_once() {
     google.ok(&["sync", "--config", file.to_str().expect("utf-8")]);
     assert_eq!(cell(&google, &id, 2, "quantity").to_string(), last);
 }
+
+#[test]
+fn a_row_added_to_a_workbook_without_an_id_gets_one_from_the_table_once() {
+    let url = fresh_db();
+    load_examples(&url);
+    let dir = tempfile::tempdir().expect("a folder");
+    let pair = "[[pair]]\nname = \"customers\"\ntable = \"shop.customers\"\nsheet = \"book.xlsx\"\ntab = \"Customers\"\n";
+    let file = config(dir.path(), &url, pair);
+    let file = file.to_str().expect("utf-8");
+    crate::sheetbridge_ok(&["sync", "--config", file]);
+    let book = dir.path().join("book.xlsx");
+    with_workbook_rows(&url, "shop.customers", &book, "Customers", |schema, rows| {
+        let mut ada = rows[0].clone();
+        let set = |row: &mut Vec<Value>, column: &str, value: Value| {
+            let (i, _) = schema.column(column).expect("a column");
+            row[i] = value;
+        };
+        set(&mut ada, "id", Value::Null);
+        set(&mut ada, "name", Value::Text("Ada Lovelace".into()));
+        set(&mut ada, "email", Value::Text("ada@example.com".into()));
+        rows.push(ada);
+    });
+    let out = report(&crate::sheetbridge_ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(
+        (out[0]["keys_made"].as_u64(), out[0]["to_table"]["inserts"].as_u64()),
+        (Some(1), Some(1)),
+        "{out:?}"
+    );
+    let id = psql(&url, "SELECT id FROM shop.customers WHERE name = 'Ada Lovelace'");
+    let mut ids = Vec::new();
+    with_workbook_rows(&url, "shop.customers", &book, "Customers", |schema, rows| {
+        let (i, _) = schema.column("id").expect("id");
+        ids = rows.iter().map(|r| r[i].to_string()).collect();
+    });
+    assert_eq!(ids.last(), Some(&id), "the workbook row holds the table's key: {ids:?}");
+    let again = report(&crate::sheetbridge_ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(
+        (again[0]["keys_made"].as_u64(), again[0]["to_table"]["inserts"].as_u64()),
+        (Some(0), Some(0)),
+        "{again:?}"
+    );
+    assert_eq!(psql(&url, "SELECT count(*) FROM shop.customers WHERE name = 'Ada Lovelace'"), "1");
+}
