@@ -229,6 +229,18 @@ fn a_workbook_pair_keeps_the_other_sheets_and_merges_edits() {
     assert_eq!(others("after"), before);
 }
 
+/// The example data and a `customers` pair with `book.xlsx` (sheet `Customers`) beside its
+/// config, synced once: the database URL, the folder and the config file.
+fn customers_workbook_pair() -> (String, tempfile::TempDir, String) {
+    let url = fresh_db();
+    load_examples(&url);
+    let dir = tempfile::tempdir().expect("a folder");
+    let pair = "[[pair]]\nname = \"customers\"\ntable = \"shop.customers\"\nsheet = \"book.xlsx\"\ntab = \"Customers\"\n";
+    let file = config(dir.path(), &url, pair).to_str().expect("utf-8").to_owned();
+    crate::sheetbridge_ok(&["sync", "--config", &file]);
+    (url, dir, file)
+}
+
 /// Reads a workbook sheet's rows as `table`'s columns, lets `edit` change them, and writes the
 /// sheet back the way a person's save would (the workbook's other sheets kept).
 fn with_workbook_rows(
@@ -383,20 +395,15 @@ fn rows_sorted_in_the_sheet_still_match_by_key() {
 
 #[test]
 fn a_workbook_open_in_libreoffice_is_skipped_and_synced_once_closed() {
-    let url = fresh_db();
-    load_examples(&url);
-    let dir = tempfile::tempdir().expect("a folder");
-    let pair = "[[pair]]\nname = \"customers\"\ntable = \"shop.customers\"\nsheet = \"book.xlsx\"\ntab = \"Customers\"\n";
-    let file = config(dir.path(), &url, pair);
-    let file = file.to_str().expect("utf-8");
-    crate::sheetbridge_ok(&["sync", "--config", file]);
+    let (url, dir, file) = customers_workbook_pair();
+    let (url, file) = (url.as_str(), file.as_str());
     let book = dir.path().join("book.xlsx");
     let before = std::fs::read(&book).expect("the workbook");
     // LibreOffice's lock file beside the workbook: someone has it open.
     let lock = dir.path().join(".~lock.book.xlsx#");
     std::fs::write(&lock, ",Ada Lovelace,laptop,25.11.2026 10:00,file:///home/ada/.config/libreoffice/4;")
         .expect("lock");
-    psql(&url, "UPDATE shop.customers SET country = 'IE' WHERE id = 5");
+    psql(url, "UPDATE shop.customers SET country = 'IE' WHERE id = 5");
     let out = report(&crate::sheetbridge_ok(&["sync", "--config", file, "--json"]));
     assert_eq!(out[0]["status"], "skipped", "{out:?}");
     assert!(
@@ -482,15 +489,10 @@ fn two_serve_processes_on_one_pair_never_run_it_at_once() {
 
 #[test]
 fn a_row_added_to_a_workbook_without_an_id_gets_one_from_the_table_once() {
-    let url = fresh_db();
-    load_examples(&url);
-    let dir = tempfile::tempdir().expect("a folder");
-    let pair = "[[pair]]\nname = \"customers\"\ntable = \"shop.customers\"\nsheet = \"book.xlsx\"\ntab = \"Customers\"\n";
-    let file = config(dir.path(), &url, pair);
-    let file = file.to_str().expect("utf-8");
-    crate::sheetbridge_ok(&["sync", "--config", file]);
+    let (url, dir, file) = customers_workbook_pair();
+    let (url, file) = (url.as_str(), file.as_str());
     let book = dir.path().join("book.xlsx");
-    with_workbook_rows(&url, "shop.customers", &book, "Customers", |schema, rows| {
+    with_workbook_rows(url, "shop.customers", &book, "Customers", |schema, rows| {
         let mut ada = rows[0].clone();
         let set = |row: &mut Vec<Value>, column: &str, value: Value| {
             let (i, _) = schema.column(column).expect("a column");
@@ -507,9 +509,9 @@ fn a_row_added_to_a_workbook_without_an_id_gets_one_from_the_table_once() {
         (Some(1), Some(1)),
         "{out:?}"
     );
-    let id = psql(&url, "SELECT id FROM shop.customers WHERE name = 'Ada Lovelace'");
+    let id = psql(url, "SELECT id FROM shop.customers WHERE name = 'Ada Lovelace'");
     let mut ids = Vec::new();
-    with_workbook_rows(&url, "shop.customers", &book, "Customers", |schema, rows| {
+    with_workbook_rows(url, "shop.customers", &book, "Customers", |schema, rows| {
         let (i, _) = schema.column("id").expect("id");
         ids = rows.iter().map(|r| r[i].to_string()).collect();
     });
@@ -520,5 +522,5 @@ fn a_row_added_to_a_workbook_without_an_id_gets_one_from_the_table_once() {
         (Some(0), Some(0)),
         "{again:?}"
     );
-    assert_eq!(psql(&url, "SELECT count(*) FROM shop.customers WHERE name = 'Ada Lovelace'"), "1");
+    assert_eq!(psql(url, "SELECT count(*) FROM shop.customers WHERE name = 'Ada Lovelace'"), "1");
 }
