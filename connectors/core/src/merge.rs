@@ -560,23 +560,6 @@ pub fn cmp_keys(a: &Key, b: &Key) -> Ordering {
     a.0.len().cmp(&b.0.len())
 }
 
-fn rank(v: &Value) -> u8 {
-    match v {
-        Value::Null => 0,
-        Value::Bool(_) => 1,
-        Value::Int(_) => 2,
-        Value::Numeric(_) => 3,
-        Value::Float(_) => 4,
-        Value::Text(_) => 5,
-        Value::Date(_) => 6,
-        Value::Time(_) => 7,
-        Value::Timestamp(_) => 8,
-        Value::TimestampTz(_) => 9,
-        Value::Json(_) => 10,
-        Value::Error(_) => 11,
-    }
-}
-
 fn cmp_values(a: &Value, b: &Value) -> Ordering {
     use Value::*;
     match (a, b) {
@@ -591,7 +574,7 @@ fn cmp_values(a: &Value, b: &Value) -> Ordering {
         (Time(x), Time(y)) => x.cmp(y),
         (Timestamp(x), Timestamp(y)) => x.cmp(y),
         (TimestampTz(x), TimestampTz(y)) => x.cmp(y),
-        _ => rank(a).cmp(&rank(b)),
+        _ => a.tag().cmp(&b.tag()),
     }
 }
 

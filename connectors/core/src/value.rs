@@ -71,7 +71,8 @@ impl Value {
         }
     }
 
-    fn tag(&self) -> u8 {
+    /// The kind of value as a number, in the order kinds sort (null first).
+    pub(crate) fn tag(&self) -> u8 {
         match self {
             Value::Null => 0,
             Value::Bool(_) => 1,
