@@ -272,28 +272,29 @@ pub async fn record_conflicts(
     conflicts: &[ConflictRecord],
 ) -> Result<u64, Error> {
     let what = || format!("recording the conflicts of pair `{pair}`");
-    let statement = client
-        .prepare(
+    if conflicts.is_empty() {
+        return Ok(0);
+    }
+    // One statement for the whole run's conflicts: the columns go as arrays.
+    let keys: Vec<serde_json::Value> = conflicts.iter().map(|c| key_json(&c.key)).collect();
+    let columns: Vec<Option<&str>> = conflicts.iter().map(|c| c.column.as_deref()).collect();
+    let bases: Vec<Option<&str>> = conflicts.iter().map(|c| c.base.as_deref()).collect();
+    let tables: Vec<Option<&str>> = conflicts.iter().map(|c| c.table.as_deref()).collect();
+    let sheets: Vec<Option<&str>> = conflicts.iter().map(|c| c.sheet.as_deref()).collect();
+    let resolutions: Vec<&str> = conflicts.iter().map(|c| c.resolution).collect();
+    client
+        .execute(
             "INSERT INTO sheetbridge.conflict
                     (pair, run_id, key, \"column\", base, table_value, sheet_value, resolution, resolved_at, settled_by, applied_at)
-             SELECT $1, $2, $3, $4, to_jsonb($5::text), to_jsonb($6::text), to_jsonb($7::text), $8, t, s, t
-             FROM (SELECT CASE WHEN $8 = 'held' THEN NULL ELSE clock_timestamp() END AS t,
-                          CASE WHEN $8 = 'held' THEN NULL ELSE 'policy' END AS s) now
+             SELECT $1, $2, k, c, to_jsonb(b), to_jsonb(t), to_jsonb(s), r, settled, by, settled
+             FROM unnest($3::jsonb[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(k, c, b, t, s, r),
+                  LATERAL (SELECT CASE WHEN r = 'held' THEN NULL ELSE clock_timestamp() END AS settled,
+                                  CASE WHEN r = 'held' THEN NULL ELSE 'policy' END AS by) n
              ON CONFLICT DO NOTHING",
+            &[&pair, &run_id, &keys, &columns, &bases, &tables, &sheets, &resolutions],
         )
         .await
-        .context(what)?;
-    let mut recorded = 0;
-    for c in conflicts {
-        recorded += client
-            .execute(
-                &statement,
-                &[&pair, &run_id, &key_json(&c.key), &c.column, &c.base, &c.table, &c.sheet, &c.resolution],
-            )
-            .await
-            .context(what)?;
-    }
-    Ok(recorded)
+        .context(what)
 }
 
 /// A conflict still waiting for a person.
@@ -376,18 +377,21 @@ pub async fn hold_deletes(
     held: &[(Key, &'static str, Option<serde_json::Value>)],
 ) -> Result<u64, Error> {
     let what = || format!("holding deletions of pair `{pair}`");
-    let statement = client
-        .prepare(
-            "INSERT INTO sheetbridge.held_delete (pair, run_id, key, deleted_on, row) VALUES ($1, $2, $3, $4, $5)
+    if held.is_empty() {
+        return Ok(0);
+    }
+    let keys: Vec<serde_json::Value> = held.iter().map(|(k, _, _)| key_json(k)).collect();
+    let sides: Vec<&str> = held.iter().map(|(_, side, _)| *side).collect();
+    let rows: Vec<Option<&serde_json::Value>> = held.iter().map(|(_, _, row)| row.as_ref()).collect();
+    client
+        .execute(
+            "INSERT INTO sheetbridge.held_delete (pair, run_id, key, deleted_on, row)
+             SELECT $1, $2, k, d, r FROM unnest($3::jsonb[], $4::text[], $5::jsonb[]) AS u(k, d, r)
              ON CONFLICT DO NOTHING",
+            &[&pair, &run_id, &keys, &sides, &rows],
         )
         .await
-        .context(what)?;
-    let mut n = 0;
-    for (key, side, row) in held {
-        n += client.execute(&statement, &[&pair, &run_id, &key_json(key), side, row]).await.context(what)?;
-    }
-    Ok(n)
+        .context(what)
 }
 
 /// Deletions waiting for approval, oldest first; of one pair, or all.

@@ -64,14 +64,23 @@ async fn runs_conflicts_and_held_deletes_are_journaled_and_settled_once() {
     // An open conflict found twice is recorded once; a settled one each time.
     assert_eq!(state::record_conflicts(client, "orders", Some(run), &[conflict("held")]).await.unwrap(), 1);
     assert_eq!(state::record_conflicts(client, "orders", Some(run), &[conflict("held")]).await.unwrap(), 0);
+    // A run's conflicts go in one statement; the same open cell twice in it is still recorded once.
+    let other = |column: &str| ConflictRecord { column: Some(column.into()), ..conflict("held") };
+    assert_eq!(
+        state::record_conflicts(client, "orders", Some(run), &[other("sku"), other("sku"), other("notes")])
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(state::record_conflicts(client, "orders", Some(run), &[conflict("table")]).await.unwrap(), 1);
     let open = state::open_conflicts(client, Some("orders")).await.unwrap();
-    assert_eq!(open.len(), 1);
+    assert_eq!(open.len(), 3);
+    let open: Vec<_> = open.into_iter().filter(|c| c.column.as_deref() == Some("quantity")).collect();
     assert_eq!((open[0].table.as_str(), open[0].sheet.as_str()), (Some("2"), Some("3")));
     assert!(state::resolve_conflict(client, open[0].id, "sheet").await.unwrap());
     assert!(!state::resolve_conflict(client, open[0].id, "sheet").await.unwrap(), "settled twice");
     assert!(state::resolve_conflict(client, open[0].id, "both").await.is_err());
-    assert!(state::open_conflicts(client, None).await.unwrap().is_empty());
+    assert_eq!(state::open_conflicts(client, None).await.unwrap().len(), 2, "sku and notes stay open");
 
     let held = vec![(key.clone(), "sheet", Some(serde_json::json!({"quantity": "1"})))];
     assert_eq!(state::hold_deletes(client, "orders", Some(run), &held).await.unwrap(), 1);
