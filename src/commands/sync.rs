@@ -44,7 +44,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<Code> {
             print!("{}", render(r));
         }
     }
-    if reports.iter().any(|r| r.error.as_deref().is_some_and(|e| e.contains("max_deletes"))) {
+    if reports.iter().any(|r| r.needs_confirmation) {
         return Err(NeedsConfirmation(
             "a pair's plan deletes more rows than it allows; nothing of it was written".into(),
         )
@@ -111,6 +111,8 @@ pub async fn sync_one(
         open_conflicts: 0,
         held_deletes: 0,
         keys_made: 0,
+        needs_confirmation: false,
+        wrote: false,
         api_calls: 0,
         error: Some(error),
         seconds: 0.0,
@@ -125,10 +127,11 @@ pub async fn sync_one(
         Ok(false) => return failed(pair, "skipped", "another sheetbridge is syncing this pair".into()),
         Err(e) => return failed(pair, "failed", e.to_string()),
     }
-    let result = engine::sync_pair(conn, pair, &side, options).await;
+    // The report of a pass an error stopped keeps what it planned and wrote, and its status.
+    let result = engine::sync_pair_report(conn, pair, &side, options).await;
     let _ = advisory_unlock(conn, key).await;
     match result {
-        Ok(report) => report,
+        Ok((report, _)) => report,
         Err(e) => {
             let status = if e.kind() == &ErrorKind::Locked { "skipped" } else { "failed" };
             failed(pair, status, e.to_string())

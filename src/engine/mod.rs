@@ -80,6 +80,12 @@ pub struct PairReport {
     pub held_deletes: u64,
     /// Rows given keys from the table's default.
     pub keys_made: u64,
+    /// The plan deletes more rows than the pair allows: nothing was written; run it with --yes.
+    pub needs_confirmation: bool,
+    /// Something was written (keys into the sheet, the table, the sheet): a pass an error
+    /// stops after that is partial, not failed.
+    #[serde(skip)]
+    pub wrote: bool,
     pub api_calls: u64,
     pub error: Option<String>,
     pub seconds: f64,
@@ -188,6 +194,8 @@ pub async fn sync_pair_report(
         open_conflicts: 0,
         held_deletes: 0,
         keys_made: 0,
+        needs_confirmation: false,
+        wrote: false,
         api_calls: 0,
         error: None,
         seconds: 0.0,
@@ -197,7 +205,7 @@ pub async fn sync_pair_report(
     report.seconds = started.elapsed().as_secs_f64();
     let status = match &result {
         Ok(status) => *status,
-        Err(_) if report.to_table.cells() + report.to_sheet.cells() + report.keys_made > 0 => {
+        Err(_) if report.wrote => {
             RunStatus::Partial
         }
         Err(e) if e.kind() == &ErrorKind::Locked => RunStatus::Skipped,
@@ -267,6 +275,7 @@ async fn pass(
         let keys = table::make_keys(conn, &schema, sheet.keyless.len()).await?;
         let assigned = assign_keys(side, &schema, &mut sheet, keys).await?;
         report.keys_made = assigned;
+        report.wrote |= assigned > 0;
         failpoint("keys_written");
     }
 
@@ -293,6 +302,7 @@ async fn pass(
         sheet.rows = HashMap::new();
     }
     if pair.max_deletes.exceeded(deletes, rows) && !options.allow_deletes {
+        report.needs_confirmation = true;
         return Err(Error::new(
             ErrorKind::LimitExceeded,
             format!(
@@ -315,12 +325,14 @@ async fn pass(
         let applied = target.apply(&schema, &plan.to_table, &skip).await?;
         moved.extend(applied.conflicts.iter().map(|c| c.key.clone()));
         report.to_table = SideCounts::applied(&applied);
+        report.wrote |= report.to_table.cells() > 0;
     }
     failpoint("table_written");
     // 2. The sheet.
     let sheet_report = write_sheet(side, &schema, &sheet, &plan, &moved).await?;
     moved.extend(sheet_report.conflicts.iter().map(|c| c.key.clone()));
     report.to_sheet = SideCounts::applied(&sheet_report);
+    report.wrote |= report.to_sheet.cells() > 0;
     failpoint("sheet_written");
     // 3. The base, for rows both sides now hold; conflicts and holds recorded.
     let set: Vec<(&Key, &[Value])> =
@@ -336,7 +348,17 @@ async fn pass(
         .map(|h| (h.key.clone(), h.deleted_on.as_str(), Some(state::row_json(&schema.columns, &h.row))))
         .collect();
     state::hold_deletes(conn.client(), &pair.name, run_id, &held).await?;
-    state::decisions_applied(conn.client(), &decisions).await?;
+    // A decision on a row left for the next pass is carried out by that pass.
+    let carried: Vec<state::Decision> = decisions
+        .into_iter()
+        .filter(|d| {
+            let key = match d {
+                state::Decision::Conflict { key, .. } | state::Decision::HeldDelete { key, .. } => key,
+            };
+            state::parse_key(&schema, key).map_or(true, |k| !moved.contains(&k))
+        })
+        .collect();
+    state::decisions_applied(conn.client(), &carried).await?;
     Ok(if moved.is_empty() { RunStatus::Success } else { RunStatus::Partial })
 }
 
