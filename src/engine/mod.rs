@@ -205,9 +205,7 @@ pub async fn sync_pair_report(
     report.seconds = started.elapsed().as_secs_f64();
     let status = match &result {
         Ok(status) => *status,
-        Err(_) if report.wrote => {
-            RunStatus::Partial
-        }
+        Err(_) if report.wrote => RunStatus::Partial,
         Err(e) if e.kind() == &ErrorKind::Locked => RunStatus::Skipped,
         Err(_) => RunStatus::Failed,
     };
