@@ -245,23 +245,20 @@ async fn pass(
     let described = conn.describe_table(&pair.table).await?;
     let columns: Vec<String> =
         described.columns.iter().filter(|c| pair.selects(&c.name)).map(|c| c.name.clone()).collect();
-    let (mut schema, table_rows) = table::snapshot(conn, &pair.table, &columns, &pair.key).await?;
+    let mut schema = table::schema(conn, &pair.table, &columns, &pair.key).await?;
     for column in &mut schema.columns {
         if pair.read_only.contains(&column.name) {
             column.read_only = true;
         }
     }
     let mut sheet = side.read(&schema).await?;
-    let base = state::load_base(conn.client(), &pair.name, &schema).await?;
-    if !sheet.exists && !base.is_empty() {
+    if !sheet.exists && state::has_base(conn.client(), &pair.name).await? {
         return Err(Error::new(
             ErrorKind::NotFound,
             format!(
-                "pair `{}`: {label} is gone, but {} rows were synced with it; nothing was deleted from `{}`. \
+                "pair `{}`: {label} is gone, but rows were synced with it; nothing was deleted from `{}`. \
                  Restore the sheet, or forget the pair's state to start again",
-                pair.name,
-                base.len(),
-                pair.table
+                pair.name, pair.table
             ),
         ));
     }
@@ -279,11 +276,37 @@ async fn pass(
 
     // A person's decisions (`sheetbridge resolve`) since the last pass.
     let decisions = state::pending_decisions(conn.client(), &pair.name).await?;
-    let mut base = base;
-    let decided_holds = settle(&schema, &decisions, &mut base, &table_rows, &sheet.rows)?;
+    let decided: HashSet<Key> = decisions
+        .iter()
+        .filter_map(|d| match d {
+            state::Decision::Conflict { key, .. } | state::Decision::HeldDelete { key, .. } => {
+                state::parse_key(&schema, key).ok()
+            }
+        })
+        .collect();
 
-    let mut plan = merge::merge(&schema, &settings, &base, &table_rows, &sheet.rows)?;
-    carry_out_holds(&decided_holds, &mut plan, &table_rows, &sheet.rows);
+    // The table and the base are streamed past the sheet: a row that reads the
+    // same on all three sides needs nothing, so only rows that differ somewhere
+    // are kept for the merge (memory follows the changes, not the table).
+    let (table_rows, mut base, unchanged, table_count) =
+        narrow(conn, pair, &schema, &columns, &sheet.rows, &decided).await?;
+    let mut sheet_rows: merge::Snapshot = HashMap::new();
+    let wanted = |k: &Key| !unchanged.contains(k);
+    if matches!(side, SheetSide::Google { .. }) {
+        // A tab is written from the plan and the row order: its rows are not needed after the merge.
+        sheet_rows = std::mem::take(&mut sheet.rows).into_iter().filter(|(k, _)| wanted(k)).collect();
+    } else {
+        sheet_rows.extend(sheet.rows.iter().filter(|(k, _)| wanted(k)).map(|(k, r)| (k.clone(), r.clone())));
+    }
+    let sheet_count = sheet.order.len();
+    let unchanged_rows = unchanged.len();
+    drop(unchanged);
+
+    let decided_holds = settle(&schema, &decisions, &mut base, &table_rows, &sheet_rows)?;
+    let mut plan = merge::merge(&schema, &settings, &base, &table_rows, &sheet_rows)?;
+    plan.counts.keys += unchanged_rows;
+    plan.counts.unchanged_rows += unchanged_rows;
+    carry_out_holds(&decided_holds, &mut plan, &table_rows, &sheet_rows);
     report.to_table = SideCounts::planned(&plan.to_table);
     report.to_sheet = SideCounts::planned(&plan.to_sheet);
     report.conflicts = plan.conflicts.iter().map(|c| c.describe(&schema).to_string()).collect();
@@ -291,14 +314,11 @@ async fn pass(
     report.held_deletes = plan.held_deletes.len() as u64;
 
     let deletes = (plan.to_table.deletes.len() + plan.to_sheet.deletes.len()) as u64;
-    let rows = table_rows.len().max(sheet.rows.len()) as u64;
-    // The plan holds what is left to write: the snapshots are freed before the writes
-    // (a workbook's rows stay, the synced sheet is rewritten from them).
+    let rows = table_count.max(sheet_count as u64);
+    // The plan holds what is left to write.
     drop(base);
     drop(table_rows);
-    if matches!(side, SheetSide::Google { .. }) {
-        sheet.rows = HashMap::new();
-    }
+    drop(sheet_rows);
     if pair.max_deletes.exceeded(deletes, rows) && !options.allow_deletes {
         report.needs_confirmation = true;
         return Err(Error::new(
@@ -358,6 +378,60 @@ async fn pass(
         .collect();
     state::decisions_applied(conn.client(), &carried).await?;
     Ok(if moved.is_empty() { RunStatus::Success } else { RunStatus::Partial })
+}
+
+/// The table and base rows the merge needs, read past the sheet's rows.
+///
+/// The table is scanned in one snapshot: a row equal to the sheet's row under
+/// its key is only noted (`agreed`), any other row is kept. The base is then
+/// streamed: an agreed row whose base is the same is unchanged on all three
+/// sides and dropped everywhere; any other base row is kept, and an agreed row
+/// with a different or no base gets its table row back (the sheet's, which it
+/// equals). Keys a person decided on are always kept. Returns the table rows,
+/// the base rows, the unchanged keys and how many rows the table has.
+async fn narrow(
+    conn: &mut PgConn,
+    pair: &PairConfig,
+    schema: &TableSchema,
+    columns: &[String],
+    sheet: &merge::Snapshot,
+    decided: &HashSet<Key>,
+) -> Result<(merge::Snapshot, state::BaseRows, HashSet<Key>, u64), Error> {
+    let mut table_rows: merge::Snapshot = HashMap::new();
+    let mut agreed: HashSet<Key> = HashSet::new();
+    let table_count = table::scan(conn, &pair.table, schema, columns, |key, row| {
+        if !decided.contains(&key) && sheet.get(&key).is_some_and(|s| s.as_slice() == row) {
+            agreed.insert(key);
+        } else {
+            table_rows.insert(key, row.to_vec());
+        }
+        Ok(())
+    })
+    .await?;
+    let mut base: state::BaseRows = HashMap::new();
+    let mut unchanged: HashSet<Key> = HashSet::new();
+    state::scan_base(conn.client(), &pair.name, schema, |key, row| {
+        match agreed.take(&key) {
+            Some(key) if sheet.get(&key) == Some(&row) => {
+                unchanged.insert(key);
+            }
+            Some(key) => {
+                table_rows.insert(key.clone(), sheet[&key].clone());
+                base.insert(key, row);
+            }
+            None => {
+                base.insert(key, row);
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    // Agreed rows with no base (a first sync, or the same row added on both sides).
+    for key in agreed {
+        let row = sheet[&key].clone();
+        table_rows.insert(key, row);
+    }
+    Ok((table_rows, base, unchanged, table_count))
 }
 
 /// Turns conflicts a person settled into base values that make the merge

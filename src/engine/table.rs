@@ -1,19 +1,16 @@
 //! The table side of a pair: a keyed snapshot, and keys made ahead of an insert.
 
-use std::collections::HashMap;
-
 use sheetbridge_core::{Error, ErrorKind, Key, Source, TableName, TableSchema, Value};
 use sheetbridge_postgres::{quote_ident, PgConn};
 
-/// The pair's columns of the table, read in one snapshot, by key.
-pub async fn snapshot(
+/// The schema of the pair's columns of the table, with the pair's key.
+pub async fn schema(
     conn: &mut PgConn,
     name: &TableName,
     columns: &[String],
     key: &[String],
-) -> Result<(TableSchema, HashMap<Key, Vec<Value>>), Error> {
-    let mut table = conn.table(name.clone()).with_columns(columns.to_vec());
-    let mut schema = table.schema().await?;
+) -> Result<TableSchema, Error> {
+    let mut schema = conn.table(name.clone()).with_columns(columns.to_vec()).schema().await?;
     if !key.is_empty() {
         schema.set_key(key).map_err(|unknown| {
             Error::new(
@@ -28,14 +25,26 @@ pub async fn snapshot(
             format!("`{name}` has no primary key among the synced columns; name the key columns with `key`"),
         ));
     }
+    Ok(schema)
+}
+
+/// Streams the pair's columns of the table, read in one snapshot, into `f`
+/// with each row's key (rows in `schema`'s column order); how many rows.
+pub async fn scan<F>(
+    conn: &mut PgConn,
+    name: &TableName,
+    schema: &TableSchema,
+    columns: &[String],
+    mut f: F,
+) -> Result<u64, Error>
+where
+    F: FnMut(Key, &[Value]) -> Result<(), Error> + Send,
+{
     let keys = schema.key_indices();
-    let mut rows = HashMap::new();
-    let mut sink = |row: &[Value]| -> Result<(), Error> {
-        rows.insert(Key(keys.iter().map(|&k| row[k].clone()).collect()), row.to_vec());
-        Ok(())
-    };
-    table.scan(&mut sink).await?;
-    Ok((schema, rows))
+    let mut table = conn.table(name.clone()).with_columns(columns.to_vec());
+    let mut sink =
+        |row: &[Value]| -> Result<(), Error> { f(Key(keys.iter().map(|&k| row[k].clone()).collect()), row) };
+    table.scan(&mut sink).await
 }
 
 /// `n` new keys from the table's own key default (an identity, a serial, a

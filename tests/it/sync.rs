@@ -524,3 +524,35 @@ fn a_row_added_to_a_workbook_without_an_id_gets_one_from_the_table_once() {
     );
     assert_eq!(psql(url, "SELECT count(*) FROM shop.customers WHERE name = 'Ada Lovelace'"), "1");
 }
+
+#[test]
+fn the_same_edit_on_both_sides_agrees_and_moves_the_base() {
+    let paired = Paired::new("conflict = \"flag\"");
+    let (url, google, id, file) = (&paired.url, &paired.google, &paired.id, paired.file.as_str());
+    let n = column_letter(google, id, "notes");
+    let sheet_notes = |text: &str| {
+        google
+            .emulator
+            .with_sheets(|s| s.set_values(id, &format!("Orders!{n}2"), vec![vec![serde_json::json!(text)]]))
+            .expect("a person edits the tab");
+    };
+
+    // Both sides make the same edit: nothing to write, no conflict, and the base moves.
+    sheet_notes("agreed");
+    psql(url, "UPDATE shop.orders SET notes = 'agreed' WHERE id = 1");
+    let out = report(&google.ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(out[0]["status"], "success", "{out:?}");
+    assert_eq!(out[0]["to_table"]["updated_cells"], 0, "{out:?}");
+    assert_eq!(out[0]["to_sheet"]["updated_cells"], 0, "{out:?}");
+    assert_eq!(out[0]["conflicts"].as_array().map(Vec::len), Some(0), "{out:?}");
+    let base =
+        psql(url, "SELECT row->>'notes' FROM sheetbridge.base_row WHERE pair = 'orders' AND key = '[\"1\"]'");
+    assert_eq!(base, "agreed");
+
+    // So a later edit on one side is that side's change, not a conflict (the policy is `flag`).
+    sheet_notes("later");
+    let out = report(&google.ok(&["sync", "--config", file, "--json"]));
+    assert_eq!(out[0]["conflicts"].as_array().map(Vec::len), Some(0), "{out:?}");
+    assert_eq!(out[0]["to_table"]["updated_cells"], 1, "{out:?}");
+    assert_eq!(psql(url, "SELECT notes FROM shop.orders WHERE id = 1"), "later");
+}

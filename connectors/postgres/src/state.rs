@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use bytes::BufMut;
+use futures_util::StreamExt;
 use serde::Serialize;
 use sheetbridge_core::convert::{parse_text, value_text};
 use sheetbridge_core::{Column, Error, ErrorKind, Key, TableSchema, Value};
@@ -116,13 +117,31 @@ pub fn parse_key(schema: &TableSchema, stored: &serde_json::Value) -> Result<Key
 /// Loads the base of `pair` for the columns of `schema`. A column the base
 /// has no value for (added to the pair since) reads as NULL.
 pub async fn load_base(client: &Client, pair: &str, schema: &TableSchema) -> Result<BaseRows, Error> {
+    let mut base = HashMap::new();
+    scan_base(client, pair, schema, |key, row| {
+        base.insert(key, row);
+        Ok(())
+    })
+    .await?;
+    Ok(base)
+}
+
+/// Streams the base of `pair` row by row into `f` (key, values in `schema`'s
+/// column order), holding one row at a time; how many rows. A column the base
+/// has no value for (added to the pair since) reads as NULL.
+pub async fn scan_base<F>(client: &Client, pair: &str, schema: &TableSchema, mut f: F) -> Result<u64, Error>
+where
+    F: FnMut(Key, Vec<Value>) -> Result<(), Error>,
+{
     let what = || format!("reading the base of pair `{pair}`");
     let rows = client
-        .query("SELECT key, row FROM sheetbridge.base_row WHERE pair = $1", &[&pair])
+        .query_raw("SELECT key, row FROM sheetbridge.base_row WHERE pair = $1", [pair])
         .await
         .context(what)?;
-    let mut base = HashMap::with_capacity(rows.len());
-    for r in rows {
+    futures_util::pin_mut!(rows);
+    let mut n = 0u64;
+    while let Some(r) = rows.next().await {
+        let r = r.context(what)?;
         let key: serde_json::Value = r.get(0);
         let row: serde_json::Value = r.get(1);
         let key = parse_key(schema, &key)?;
@@ -131,9 +150,19 @@ pub async fn load_base(client: &Client, pair: &str, schema: &TableSchema) -> Res
             .iter()
             .map(|c| parse_value(c, row.get(&c.name).unwrap_or(&serde_json::Value::Null), &what))
             .collect::<Result<Vec<_>, _>>()?;
-        base.insert(key, values);
+        f(key, values)?;
+        n += 1;
     }
-    Ok(base)
+    Ok(n)
+}
+
+/// Whether `pair` has a base at all (it was synced before).
+pub async fn has_base(client: &Client, pair: &str) -> Result<bool, Error> {
+    let row = client
+        .query_one("SELECT EXISTS (SELECT 1 FROM sheetbridge.base_row WHERE pair = $1)", &[&pair])
+        .await
+        .context(|| format!("reading the base of pair `{pair}`"))?;
+    Ok(row.get(0))
 }
 
 /// Writes base rows of `pair` (whole rows in `schema`'s column order) and
