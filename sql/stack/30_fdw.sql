@@ -1,0 +1,511 @@
+-- postgres_fdw helpers: import the origin's tables by a regular expression,
+-- keep real local copies of them, and refresh those copies in batches.
+-- Everything here is created or replaced, so the file can run any number of
+-- times. Every procedure runs with `search_path = pg_catalog, pg_temp` and
+-- quotes every identifier it puts into SQL; values are bound.
+--
+--   CALL sheetbridge.import_foreign_tables('origin', 'public', 'origin', '^(orders|Order Lines)$');
+--   CALL sheetbridge.create_local_copy('origin.orders', 'app.orders');
+--   CALL sheetbridge.refresh_table('origin.orders', 'app.orders');
+--   SELECT * FROM sheetbridge.refresh_log ORDER BY id DESC LIMIT 5;
+
+-- One row per refresh: what it changed, or why it failed.
+CREATE TABLE IF NOT EXISTS sheetbridge.refresh_log (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source      text NOT NULL,
+    target      text NOT NULL,
+    started_at  timestamptz NOT NULL,
+    finished_at timestamptz NOT NULL,
+    inserted    bigint NOT NULL DEFAULT 0,
+    updated     bigint NOT NULL DEFAULT 0,
+    deleted     bigint NOT NULL DEFAULT 0,
+    status      text NOT NULL CHECK (status IN ('success', 'failed')),
+    error       text,
+    CHECK ((status = 'failed') = (error IS NOT NULL))
+);
+CREATE INDEX IF NOT EXISTS refresh_log_target_idx ON sheetbridge.refresh_log (target, started_at DESC);
+GRANT INSERT ON sheetbridge.refresh_log TO sheetbridge_refresh;
+
+-- `schema.name` of a relation, each part quoted when it needs it, whatever
+-- the search_path (regclass's own text leaves the schema out when visible).
+CREATE OR REPLACE FUNCTION sheetbridge.qualified_name(rel regclass) RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('%I.%I', n.nspname, c.relname)
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = rel
+$$;
+
+-- Makes temporary foreign tables over the remote server's catalog
+-- (pg_temp.sheetbridge_remote_{namespace,class,constraint,attribute}), so
+-- that it can be queried like a local one, replacing any left by an earlier
+-- call in this session. Used by the procedures below; they drop them again
+-- with sheetbridge.close_remote_catalog().
+CREATE OR REPLACE FUNCTION sheetbridge.open_remote_catalog(server name) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sheetbridge.close_remote_catalog();
+    EXECUTE format(
+        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_namespace (oid oid, nspname name) '
+        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_namespace');
+    EXECUTE format(
+        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_class '
+        '(oid oid, relname name, relnamespace oid, relkind "char", relispartition boolean) '
+        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_class');
+    EXECUTE format(
+        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_constraint (conrelid oid, contype "char", conkey int2[]) '
+        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_constraint');
+    EXECUTE format(
+        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_attribute '
+        '(attrelid oid, attnum int2, attname name, attisdropped boolean) '
+        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_attribute');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION sheetbridge.close_remote_catalog() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['sheetbridge_remote_namespace', 'sheetbridge_remote_class',
+                             'sheetbridge_remote_constraint', 'sheetbridge_remote_attribute'] LOOP
+        IF to_regclass('pg_temp.' || t) IS NOT NULL THEN
+            EXECUTE format('DROP FOREIGN TABLE pg_temp.%I', t);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Imports every table, view, materialized view and foreign table of
+-- `remote_schema` on `server` whose name matches the POSIX regular
+-- expression `include` and not `exclude` (partitions are left out: their
+-- parent is imported) as foreign tables of `local_schema`, made when
+-- missing. IMPORT FOREIGN SCHEMA ... LIMIT TO takes exact names, so the
+-- names are read from the remote catalog first. A foreign table already
+-- there under an imported name is replaced, keeping the privileges granted
+-- on it; a relation of another kind under that name is an error. Matching
+-- nothing is an error too (a misspelt pattern should not pass for success).
+CREATE OR REPLACE PROCEDURE sheetbridge.import_foreign_tables(
+    server name, remote_schema text, local_schema name, include text, exclude text DEFAULT NULL)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    names    text[];
+    existing record;
+    grants   text[] := '{}';
+    g        text;
+    schema_found boolean;
+BEGIN
+    IF server IS NULL OR remote_schema IS NULL OR local_schema IS NULL OR include IS NULL THEN
+        RAISE EXCEPTION 'sheetbridge.import_foreign_tables: server, remote_schema, local_schema and include are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- A bad pattern fails here, with PostgreSQL's own message.
+    PERFORM '' ~ include, '' ~ coalesce(exclude, '');
+
+    PERFORM sheetbridge.open_remote_catalog(server);
+    SELECT count(*) > 0 INTO schema_found
+    FROM pg_temp.sheetbridge_remote_namespace WHERE nspname = remote_schema;
+    SELECT array_agg(c.relname::text ORDER BY c.relname) INTO names
+    FROM pg_temp.sheetbridge_remote_class c
+    JOIN pg_temp.sheetbridge_remote_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = remote_schema
+      AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      AND NOT c.relispartition
+      AND c.relname::text ~ include
+      AND (exclude IS NULL OR c.relname::text !~ exclude);
+    PERFORM sheetbridge.close_remote_catalog();
+
+    IF NOT schema_found THEN
+        RAISE EXCEPTION 'server % has no schema %', quote_ident(server), quote_ident(remote_schema)
+            USING ERRCODE = 'invalid_schema_name';
+    END IF;
+    IF names IS NULL THEN
+        RAISE EXCEPTION 'no table or view of %.% matches % (excluding %): nothing to import',
+            quote_ident(server), quote_ident(remote_schema), quote_literal(include),
+            coalesce(quote_literal(exclude), 'nothing')
+            USING ERRCODE = 'no_data_found';
+    END IF;
+
+    IF to_regnamespace(quote_ident(local_schema)) IS NULL THEN
+        EXECUTE format('CREATE SCHEMA %I', local_schema);
+    END IF;
+    FOR existing IN
+        SELECT c.relname, c.relkind, c.relacl, c.relowner
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = local_schema AND c.relname::text = ANY (names)
+    LOOP
+        IF existing.relkind <> 'f' THEN
+            RAISE EXCEPTION '%.% exists and is not a foreign table: importing would replace it',
+                quote_ident(local_schema), quote_ident(existing.relname)
+                USING ERRCODE = 'duplicate_table';
+        END IF;
+        -- Privileges others were given on it come back after the import.
+        SELECT grants || coalesce(array_agg(format('GRANT %s ON %I.%I TO %s%s', a.privilege_type,
+                   local_schema, existing.relname,
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,
+                   CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)), '{}')
+        INTO grants
+        FROM aclexplode(existing.relacl) a
+        LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+        WHERE a.grantee <> existing.relowner;
+        EXECUTE format('DROP FOREIGN TABLE %I.%I', local_schema, existing.relname);
+    END LOOP;
+
+    EXECUTE format('IMPORT FOREIGN SCHEMA %I LIMIT TO (%s) FROM SERVER %I INTO %I',
+        remote_schema,
+        (SELECT string_agg(quote_ident(x), ', ') FROM unnest(names) x),
+        server, local_schema);
+    FOREACH g IN ARRAY grants LOOP
+        EXECUTE g;
+    END LOOP;
+    RAISE NOTICE 'imported % from %.% into %: %', cardinality(names), quote_ident(server),
+        quote_ident(remote_schema), quote_ident(local_schema),
+        (SELECT string_agg(quote_ident(x), ', ') FROM unnest(names) x);
+END
+$$;
+
+-- The columns that identify a row of `source`, in key order: its primary
+-- key; for a postgres_fdw foreign table, the primary key of the remote
+-- table it reads (mapped to the local column names). NULL when there is
+-- none to learn (a view, a remote view, a table without a primary key).
+CREATE OR REPLACE FUNCTION sheetbridge.source_key(source regclass) RETURNS text[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind        "char";
+    server      name;
+    fdw         name;
+    remote_nsp  text;
+    remote_rel  text;
+    remote_key  text[];
+    key         text[];
+BEGIN
+    SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = source;
+    IF kind IN ('r', 'p') THEN
+        SELECT array_agg(a.attname::text ORDER BY k.ord) INTO key
+        FROM pg_catalog.pg_index i
+        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+        WHERE i.indrelid = source AND i.indisprimary;
+        RETURN key;
+    ELSIF kind <> 'f' THEN
+        RETURN NULL;
+    END IF;
+
+    SELECT s.srvname, w.fdwname,
+           coalesce((SELECT option_value FROM pg_catalog.pg_options_to_table(ft.ftoptions) WHERE option_name = 'schema_name'), n.nspname),
+           coalesce((SELECT option_value FROM pg_catalog.pg_options_to_table(ft.ftoptions) WHERE option_name = 'table_name'), c.relname)
+    INTO server, fdw, remote_nsp, remote_rel
+    FROM pg_catalog.pg_foreign_table ft
+    JOIN pg_catalog.pg_class c ON c.oid = ft.ftrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver
+    JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+    WHERE ft.ftrelid = source;
+    IF fdw <> 'postgres_fdw' THEN
+        RETURN NULL;
+    END IF;
+
+    PERFORM sheetbridge.open_remote_catalog(server);
+    SELECT array_agg(a.attname::text ORDER BY k.ord) INTO remote_key
+    FROM pg_temp.sheetbridge_remote_class c
+    JOIN pg_temp.sheetbridge_remote_namespace n ON n.oid = c.relnamespace
+    JOIN pg_temp.sheetbridge_remote_constraint con ON con.conrelid = c.oid AND con.contype = 'p'
+    CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+    JOIN pg_temp.sheetbridge_remote_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+    WHERE n.nspname = remote_nsp AND c.relname = remote_rel;
+    PERFORM sheetbridge.close_remote_catalog();
+    IF remote_key IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    -- Local names of the remote key columns (a column may be renamed with
+    -- the column_name option). A remote key column the foreign table leaves
+    -- out means no usable key.
+    SELECT array_agg(l.attname::text ORDER BY r.ord) INTO key
+    FROM unnest(remote_key) WITH ORDINALITY r(name, ord)
+    JOIN pg_catalog.pg_attribute l
+      ON l.attrelid = source AND l.attnum > 0 AND NOT l.attisdropped
+     AND coalesce((SELECT option_value FROM pg_catalog.pg_options_to_table(l.attfdwoptions)
+                   WHERE option_name = 'column_name'), l.attname) = r.name;
+    IF cardinality(key) IS DISTINCT FROM cardinality(remote_key) THEN
+        RETURN NULL;
+    END IF;
+    RETURN key;
+END
+$$;
+
+-- Makes `target` ('schema.table'; unqualified means the current schema) a
+-- real table with the columns of `source` (names, types, collations, NOT
+-- NULL) and a primary key on `key` (default: sheetbridge.source_key(source),
+-- the remote table's primary key), unless a relation of that name exists
+-- already (then nothing is changed). The schema is made when missing.
+CREATE OR REPLACE PROCEDURE sheetbridge.create_local_copy(source regclass, target text, key text[] DEFAULT NULL)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parts   text[];
+    nsp     text;
+    rel     text;
+    cols    text;
+    missing text;
+BEGIN
+    IF source IS NULL OR target IS NULL THEN
+        RAISE EXCEPTION 'sheetbridge.create_local_copy: source and target are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    parts := parse_ident(target);
+    IF cardinality(parts) = 1 THEN
+        nsp := current_schema();
+        rel := parts[1];
+    ELSIF cardinality(parts) = 2 THEN
+        nsp := parts[1];
+        rel := parts[2];
+    ELSE
+        RAISE EXCEPTION 'target % is not a table name (schema.table)', quote_literal(target)
+            USING ERRCODE = 'invalid_name';
+    END IF;
+    IF nsp IS NULL THEN
+        RAISE EXCEPTION 'target % names no schema and there is no current schema', quote_literal(target)
+            USING ERRCODE = 'invalid_schema_name';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = nsp AND c.relname = rel) THEN
+        RAISE NOTICE '%.% exists: left as it is', quote_ident(nsp), quote_ident(rel);
+        RETURN;
+    END IF;
+
+    IF key IS NULL THEN
+        key := sheetbridge.source_key(source);
+        IF key IS NULL THEN
+            RAISE EXCEPTION 'cannot learn a primary key for % (the table it reads has none, or it is a view)',
+                sheetbridge.qualified_name(source)
+                USING ERRCODE = 'invalid_table_definition',
+                      HINT = 'name the key columns: CALL sheetbridge.create_local_copy(source, target, key => ARRAY[''id''])';
+        END IF;
+    END IF;
+    IF cardinality(key) = 0 THEN
+        RAISE EXCEPTION 'the key of % is empty', quote_literal(target) USING ERRCODE = 'invalid_table_definition';
+    END IF;
+    SELECT string_agg(quote_ident(k), ', ') INTO missing
+    FROM unnest(key) k
+    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                      WHERE a.attrelid = source AND a.attname = k AND a.attnum > 0 AND NOT a.attisdropped);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'key column(s) % are not columns of %', missing, sheetbridge.qualified_name(source)
+            USING ERRCODE = 'undefined_column';
+    END IF;
+
+    SELECT string_agg(format('%I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+               CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                    THEN format(' COLLATE %I.%I', cn.nspname, co.collname) ELSE '' END,
+               CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END), ', ' ORDER BY a.attnum)
+    INTO cols
+    FROM pg_catalog.pg_attribute a
+    JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+    LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+    LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+    WHERE a.attrelid = source AND a.attnum > 0 AND NOT a.attisdropped;
+
+    IF to_regnamespace(quote_ident(nsp)) IS NULL THEN
+        EXECUTE format('CREATE SCHEMA %I', nsp);
+    END IF;
+    EXECUTE format('CREATE TABLE %I.%I (%s, PRIMARY KEY (%s))', nsp, rel, cols,
+                   (SELECT string_agg(quote_ident(k), ', ') FROM unnest(key) k));
+    RAISE NOTICE 'created %.% with primary key (%)', quote_ident(nsp), quote_ident(rel),
+        (SELECT string_agg(quote_ident(k), ', ') FROM unnest(key) k);
+END
+$$;
+
+-- Brings `target` to the rows of `source`, matched by the target's primary
+-- key: rows new in the source are inserted, rows whose values differ are
+-- updated (a row whose every column is equal, compared with IS DISTINCT
+-- FROM, is not touched: no new row version, no trigger), rows gone from the
+-- source are deleted. The source is read once (one consistent snapshot of
+-- the remote) into a temporary table, then applied `batch_size` rows per
+-- statement. Every column of the target but generated ones must be a column
+-- of the source (extra source columns are ignored).
+--
+-- It all happens in the caller's transaction: a refresh is seen whole or
+-- not at all. Two refreshes of one target wait for each other. Each call
+-- adds one row to sheetbridge.refresh_log; when the refresh fails, its
+-- changes are undone, the row says `failed` with the error, and the
+-- procedure ends with a WARNING rather than an error, so that the record of
+-- the failure is kept (an error would undo it with everything else).
+CREATE OR REPLACE PROCEDURE sheetbridge.refresh_table(source regclass, target regclass, batch_size integer DEFAULT 10000)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started     timestamptz := clock_timestamp();
+    source_name text;
+    target_name text;
+    inserted    bigint := 0;
+    updated     bigint := 0;
+    deleted     bigint := 0;
+    failure     text;
+    detail      text;
+    keys        text[];
+    cols        text[];
+    missing     text;
+    col_list    text;
+    key_list    text;
+    key_match   text;
+    set_list    text;
+    changed     text;
+    upsert      text;
+    total       bigint;
+    lo          bigint;
+    n_ins       bigint;
+    n_upd       bigint;
+    n_del       bigint;
+BEGIN
+    IF source IS NULL OR target IS NULL THEN
+        RAISE EXCEPTION 'sheetbridge.refresh_table: source and target are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'sheetbridge.refresh_table: batch_size must be at least 1, not %', coalesce(batch_size::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    source_name := sheetbridge.qualified_name(source);
+    target_name := sheetbridge.qualified_name(target);
+
+    BEGIN
+        -- One refresh of a target at a time (key: this procedure, the target).
+        PERFORM pg_advisory_xact_lock(1936221284, target::oid::int);
+
+        SELECT array_agg(a.attname::text ORDER BY k.ord) INTO keys
+        FROM pg_catalog.pg_index i
+        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+        WHERE i.indrelid = target AND i.indisprimary;
+        IF keys IS NULL THEN
+            RAISE EXCEPTION '% has no primary key: a refresh matches rows by it', target_name
+                USING ERRCODE = 'invalid_table_definition';
+        END IF;
+        SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO cols
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+        SELECT string_agg(quote_ident(c), ', ') INTO missing
+        FROM unnest(cols) c
+        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                          WHERE a.attrelid = source AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped);
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'column(s) % of % are not columns of %', missing, target_name, source_name
+                USING ERRCODE = 'undefined_column';
+        END IF;
+
+        SELECT string_agg(quote_ident(c), ', ') INTO col_list FROM unnest(cols) c;
+        SELECT string_agg(quote_ident(k), ', ') INTO key_list FROM unnest(keys) k;
+        SELECT string_agg(format('s.%1$I = t.%1$I', k), ' AND ') INTO key_match FROM unnest(keys) k;
+        SELECT string_agg(format('%1$I = EXCLUDED.%1$I', c), ', ') INTO set_list
+        FROM unnest(cols) c WHERE c <> ALL (keys);
+        -- Columns compared by their text where equality is too loose
+        -- (numeric 1.0 = 1.00, float -0 = 0) or missing (json, xml, ...).
+        SELECT format('(%s) IS DISTINCT FROM (%s)',
+                   string_agg(CASE WHEN exact THEN format('t.%I', a.attname) ELSE format('t.%I::text', a.attname) END, ', ' ORDER BY a.attnum),
+                   string_agg(CASE WHEN exact THEN format('EXCLUDED.%I', a.attname) ELSE format('EXCLUDED.%I::text', a.attname) END, ', ' ORDER BY a.attnum))
+        INTO changed
+        FROM pg_catalog.pg_attribute a
+        JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+        CROSS JOIN LATERAL (
+            SELECT coalesce(nullif(bt.typelem, 0), bt.oid) AS elem
+            FROM pg_catalog.pg_type bt WHERE bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+        ) base
+        CROSS JOIN LATERAL (
+            SELECT base.elem NOT IN ('numeric'::regtype, 'float4'::regtype, 'float8'::regtype)
+               AND EXISTS (SELECT 1 FROM pg_catalog.pg_opclass oc JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod
+                           WHERE am.amname = 'btree' AND oc.opcdefault AND oc.opcintype = base.elem) AS exact
+        ) e
+        WHERE a.attrelid = target AND a.attname::text = ANY (cols) AND a.attname::text <> ALL (keys);
+
+        -- The source, read once, numbered for the batches.
+        -- Left by an earlier refresh in this transaction (ON COMMIT DROP).
+        IF to_regclass('pg_temp.sheetbridge_refresh_stage') IS NOT NULL THEN
+            DROP TABLE pg_temp.sheetbridge_refresh_stage;
+        END IF;
+        IF to_regclass('pg_temp.sheetbridge_refresh_gone') IS NOT NULL THEN
+            DROP TABLE pg_temp.sheetbridge_refresh_gone;
+        END IF;
+        EXECUTE format('CREATE TEMPORARY TABLE sheetbridge_refresh_stage ON COMMIT DROP AS '
+                       'SELECT row_number() OVER () AS sheetbridge_n, %s FROM %s', col_list, source_name);
+        GET DIAGNOSTICS total = ROW_COUNT;
+        -- A key the source holds twice fails here, naming the key.
+        EXECUTE format('CREATE UNIQUE INDEX ON pg_temp.sheetbridge_refresh_stage (%s)', key_list);
+        CREATE UNIQUE INDEX ON pg_temp.sheetbridge_refresh_stage (sheetbridge_n);
+        ANALYZE pg_temp.sheetbridge_refresh_stage;
+
+        upsert := format(
+            'WITH up AS (INSERT INTO %s AS t (%s) OVERRIDING SYSTEM VALUE '
+            'SELECT %s FROM pg_temp.sheetbridge_refresh_stage WHERE sheetbridge_n > $1 AND sheetbridge_n <= $2 '
+            'ON CONFLICT (%s) DO %s RETURNING (t.xmax = 0) AS fresh) '
+            'SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM up',
+            target_name, col_list, col_list, key_list,
+            CASE WHEN set_list IS NULL THEN 'NOTHING' ELSE format('UPDATE SET %s WHERE %s', set_list, changed) END);
+        lo := 0;
+        WHILE lo < total LOOP
+            EXECUTE upsert INTO n_ins, n_upd USING lo, lo + batch_size;
+            inserted := inserted + n_ins;
+            updated := updated + n_upd;
+            lo := lo + batch_size;
+        END LOOP;
+
+        -- Keys of the target the source no longer has, numbered for the batches.
+        EXECUTE format('CREATE TEMPORARY TABLE sheetbridge_refresh_gone ON COMMIT DROP AS '
+                       'SELECT row_number() OVER () AS sheetbridge_n, %s FROM %s s '
+                       'WHERE NOT EXISTS (SELECT 1 FROM pg_temp.sheetbridge_refresh_stage t WHERE %s)',
+                       (SELECT string_agg(format('s.%I', k), ', ') FROM unnest(keys) k), target_name, key_match);
+        GET DIAGNOSTICS total = ROW_COUNT;
+        IF total > 0 THEN
+            CREATE UNIQUE INDEX ON pg_temp.sheetbridge_refresh_gone (sheetbridge_n);
+            ANALYZE pg_temp.sheetbridge_refresh_gone;
+            lo := 0;
+            WHILE lo < total LOOP
+                EXECUTE format('DELETE FROM %s t USING pg_temp.sheetbridge_refresh_gone s '
+                               'WHERE s.sheetbridge_n > $1 AND s.sheetbridge_n <= $2 AND %s',
+                               target_name, key_match)
+                    USING lo, lo + batch_size;
+                GET DIAGNOSTICS n_del = ROW_COUNT;
+                deleted := deleted + n_del;
+                lo := lo + batch_size;
+            END LOOP;
+        END IF;
+        DROP TABLE pg_temp.sheetbridge_refresh_stage, pg_temp.sheetbridge_refresh_gone;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+        failure := failure || coalesce(' (' || nullif(detail, '') || ')', '');
+        inserted := 0;
+        updated := 0;
+        deleted := 0;
+    END;
+
+    INSERT INTO sheetbridge.refresh_log (source, target, started_at, finished_at, inserted, updated, deleted, status, error)
+    VALUES (source_name, target_name, started, clock_timestamp(), inserted, updated, deleted,
+            CASE WHEN failure IS NULL THEN 'success' ELSE 'failed' END, failure);
+    IF failure IS NOT NULL THEN
+        RAISE WARNING 'refresh of % from % failed: %', target_name, source_name, failure;
+    ELSE
+        RAISE NOTICE 'refreshed % from %: % inserted, % updated, % deleted',
+            target_name, source_name, inserted, updated, deleted;
+    END IF;
+END
+$$;
+
+-- The stack's administrators call these; pg_cron's refresh jobs run
+-- refresh_table as sheetbridge_refresh.
+REVOKE ALL ON FUNCTION sheetbridge.open_remote_catalog(name), sheetbridge.close_remote_catalog(),
+    sheetbridge.source_key(regclass) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE sheetbridge.import_foreign_tables(name, text, name, text, text),
+    sheetbridge.create_local_copy(regclass, text, text[]),
+    sheetbridge.refresh_table(regclass, regclass, integer) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE sheetbridge.refresh_table(regclass, regclass, integer) TO sheetbridge_refresh;
