@@ -129,16 +129,11 @@ impl PairRunner for Engine {
                 Err(e) => return RunOutcome::failed(e),
             },
         };
-        let waited_before = quota_wait(side);
         let result = engine::sync_pair_report(conn, &p.config, side, &SyncOptions::default()).await;
         match result {
             // A pass an error stopped after it wrote part of its work is partial, not failed.
-            Ok((report, None)) => {
-                RunOutcome { quota_wait: quota_wait(side).saturating_sub(waited_before), ..outcome(&report) }
-            }
-            Ok((report, Some(_))) if report.status == "partial" => {
-                RunOutcome { quota_wait: quota_wait(side).saturating_sub(waited_before), ..outcome(&report) }
-            }
+            Ok((report, None)) => outcome(&report),
+            Ok((report, Some(_))) if report.status == "partial" => outcome(&report),
             Ok((_, Some(e))) | Err(e) => {
                 if e.kind() == &ErrorKind::Retryable {
                     *slot = None;
@@ -150,16 +145,6 @@ impl PairRunner for Engine {
                 }
             }
         }
-    }
-}
-
-/// The time the sheet's API client has waited for quota so far. A client
-/// shared by several Google pairs counts them all: a pass's share is approximate
-/// while another pair's pass runs, as the engine's API call count is.
-fn quota_wait(side: &SheetSide) -> Duration {
-    match side {
-        SheetSide::Google { client, .. } => client.stats().quota_wait,
-        SheetSide::Workbook { .. } => Duration::ZERO,
     }
 }
 
@@ -177,7 +162,7 @@ fn outcome(r: &PairReport) -> RunOutcome {
         conflicts: r.conflicts.len() as u64,
         held_deletes: r.held_deletes,
         api_calls: r.api_calls,
-        quota_wait: Duration::ZERO,
+        quota_wait: Duration::from_secs_f64(r.quota_wait_seconds.max(0.0)),
         error: r.error.clone(),
     }
 }

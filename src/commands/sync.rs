@@ -114,6 +114,7 @@ pub async fn sync_one(
         needs_confirmation: false,
         wrote: false,
         api_calls: 0,
+        quota_wait_seconds: 0.0,
         error: Some(error),
         seconds: 0.0,
     };

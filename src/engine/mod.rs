@@ -86,7 +86,11 @@ pub struct PairReport {
     /// stops after that is partial, not failed.
     #[serde(skip)]
     pub wrote: bool,
+    /// Sheets API requests this pass made (retries included), counted apart
+    /// from other passes that share the client.
     pub api_calls: u64,
+    /// Seconds this pass waited for the credential's API quota.
+    pub quota_wait_seconds: f64,
     pub error: Option<String>,
     pub seconds: f64,
 }
@@ -177,7 +181,8 @@ pub async fn sync_pair_report(
     options: &SyncOptions,
 ) -> Result<(PairReport, Option<Error>), Error> {
     let started = std::time::Instant::now();
-    let calls_before = api_calls(side);
+    // Counters of this pass's own: other passes may use the same client meanwhile.
+    let side = &side.counted();
     let run_id = if options.dry_run {
         None
     } else {
@@ -197,11 +202,16 @@ pub async fn sync_pair_report(
         needs_confirmation: false,
         wrote: false,
         api_calls: 0,
+        quota_wait_seconds: 0.0,
         error: None,
         seconds: 0.0,
     };
     let result = pass(conn, pair, side, options, run_id, &mut report).await;
-    report.api_calls = api_calls(side).saturating_sub(calls_before);
+    if let SheetSide::Google { client, .. } = side {
+        let stats = client.stats();
+        report.api_calls = stats.calls;
+        report.quota_wait_seconds = stats.quota_wait.as_secs_f64();
+    }
     report.seconds = started.elapsed().as_secs_f64();
     let status = match &result {
         Ok(status) => *status,
@@ -218,18 +228,12 @@ pub async fn sync_pair_report(
             "to_table": report.to_table, "to_sheet": report.to_sheet,
             "conflicts": report.conflicts.len(), "open_conflicts": report.open_conflicts,
             "held_deletes": report.held_deletes, "keys_made": report.keys_made,
-            "api_calls": report.api_calls, "seconds": report.seconds,
+            "api_calls": report.api_calls, "quota_wait_seconds": report.quota_wait_seconds,
+            "seconds": report.seconds,
         });
         state::finish_run(conn.client(), id, status, &counts, report.error.as_deref()).await?;
     }
     Ok((report, result.err()))
-}
-
-fn api_calls(side: &SheetSide) -> u64 {
-    match side {
-        SheetSide::Google { client, .. } => client.stats().calls,
-        SheetSide::Workbook { .. } => 0,
-    }
 }
 
 async fn pass(

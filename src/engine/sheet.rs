@@ -32,6 +32,17 @@ pub struct SheetSnapshot {
 }
 
 impl SheetSide {
+    /// The same sheet, with a Google client that counts its calls apart (see
+    /// [`SheetsClient::counted`]).
+    pub fn counted(&self) -> SheetSide {
+        match self {
+            SheetSide::Google { client, sheet } => {
+                SheetSide::Google { client: client.counted(), sheet: sheet.clone() }
+            }
+            workbook => workbook.clone(),
+        }
+    }
+
     /// How messages name the sheet.
     pub fn label(&self) -> String {
         match self {

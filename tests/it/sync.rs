@@ -556,3 +556,58 @@ fn the_same_edit_on_both_sides_agrees_and_moves_the_base() {
     assert_eq!(out[0]["to_table"]["updated_cells"], 1, "{out:?}");
     assert_eq!(psql(url, "SELECT notes FROM shop.orders WHERE id = 1"), "later");
 }
+
+#[test]
+fn each_pass_counts_its_own_api_calls_when_pairs_share_a_client() {
+    let url = fresh_db();
+    load_examples(&url);
+    let google = Google::start();
+    let id = google.spreadsheet("Shop");
+    let dir = tempfile::tempdir().expect("a folder");
+    let customers = format!(
+        "[[pair]]\nname = \"customers\"\ntable = \"shop.customers\"\nsheet = \"gsheet://{id}/Customers\"\n\
+         schedule = \"5m\"\n"
+    );
+    let file = config(dir.path(), &url, &format!("{}{customers}", google_pair(&id, "")));
+    let file = file.to_str().expect("utf-8");
+    google.ok(&["sync", "--config", file]);
+
+    // Both pairs' passes run at once on one client; each counts only its own requests.
+    google.emulator.clear_requests();
+    let out = google.run(&[
+        "serve",
+        "--config",
+        file,
+        "--once",
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--log",
+        "sheetbridge=info",
+    ]);
+    let log = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    let passes: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "pass finished")
+        .collect();
+    assert_eq!(passes.len(), 2, "{log}");
+    let sent = google.emulator.requests().iter().filter(|r| r.path.starts_with("/v4/")).count() as u64;
+    let counted: Vec<u64> = passes.iter().map(|p| p["api_calls"].as_u64().unwrap_or(0)).collect();
+    assert!(counted.iter().all(|&c| c > 0), "{passes:?}");
+    assert_eq!(counted.iter().sum::<u64>(), sent, "{passes:?}");
+    let journal = psql(
+        &url,
+        "SELECT string_agg(pair || '=' || (counts->>'api_calls'), ' ' ORDER BY pair) FROM sheetbridge.run r \
+         WHERE id IN (SELECT max(id) FROM sheetbridge.run GROUP BY pair)",
+    );
+    let by_pair: Vec<String> = passes
+        .iter()
+        .map(|p| format!("{}={}", p["pair"].as_str().unwrap_or(""), p["api_calls"]))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(journal, by_pair.join(" "));
+}

@@ -20,10 +20,20 @@ use crate::TokenSource;
 
 /// A Sheets v4 client for one credential. Cheap to clone; clones share the
 /// connection pool, the counters and (with every client of the same
-/// credential in the process) the quota buckets.
+/// credential in the process) the quota buckets. [`SheetsClient::counted`]
+/// makes a clone with counters of its own, to count one piece of work.
 #[derive(Clone)]
 pub struct SheetsClient {
     inner: Arc<Inner>,
+    counters: Arc<Counters>,
+}
+
+/// What [`ClientStats`] reads.
+#[derive(Default)]
+struct Counters {
+    calls: AtomicU64,
+    retries: AtomicU64,
+    quota_wait_us: AtomicU64,
 }
 
 struct Inner {
@@ -32,9 +42,6 @@ struct Inner {
     tokens: TokenSource,
     options: ClientOptions,
     buckets: Arc<Buckets>,
-    calls: AtomicU64,
-    retries: AtomicU64,
-    quota_wait_us: AtomicU64,
 }
 
 impl std::fmt::Debug for SheetsClient {
@@ -99,25 +106,27 @@ impl SheetsClient {
             .map_err(|e| Error::new(ErrorKind::Other, format!("cannot set up the HTTP client: {e}")))?;
         let buckets = buckets_for(tokens.key(), &options.quota);
         Ok(SheetsClient {
-            inner: Arc::new(Inner {
-                http,
-                endpoints,
-                tokens,
-                options,
-                buckets,
-                calls: AtomicU64::new(0),
-                retries: AtomicU64::new(0),
-                quota_wait_us: AtomicU64::new(0),
-            }),
+            inner: Arc::new(Inner { http, endpoints, tokens, options, buckets }),
+            counters: Arc::new(Counters::default()),
         })
     }
 
+    /// What this client and its clones have done; a [`SheetsClient::counted`]
+    /// clone counts apart from the client it was made from.
     pub fn stats(&self) -> ClientStats {
+        let c = &self.counters;
         ClientStats {
-            calls: self.inner.calls.load(Ordering::Relaxed),
-            retries: self.inner.retries.load(Ordering::Relaxed),
-            quota_wait: Duration::from_micros(self.inner.quota_wait_us.load(Ordering::Relaxed)),
+            calls: c.calls.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            quota_wait: Duration::from_micros(c.quota_wait_us.load(Ordering::Relaxed)),
         }
+    }
+
+    /// A clone that shares the connections, the token and the quota buckets,
+    /// with its own counters starting at zero: what one sync pass did, while
+    /// other passes use the same client.
+    pub fn counted(&self) -> SheetsClient {
+        SheetsClient { inner: self.inner.clone(), counters: Arc::new(Counters::default()) }
     }
 
     pub fn options(&self) -> &ClientOptions {
@@ -156,7 +165,7 @@ impl SheetsClient {
             attempt += 1;
             let wait = inner.buckets.reserve(call.class);
             if !wait.is_zero() {
-                inner.quota_wait_us.fetch_add(wait.as_micros() as u64, Ordering::Relaxed);
+                self.counters.quota_wait_us.fetch_add(wait.as_micros() as u64, Ordering::Relaxed);
                 tracing::debug!(wait_ms = wait.as_millis() as u64, what = call.what, "waiting for quota");
                 tokio::time::sleep(wait).await;
             }
@@ -168,7 +177,7 @@ impl SheetsClient {
             if let Some(body) = &call.body {
                 request = request.header(CONTENT_TYPE, "application/json").body(body.clone());
             }
-            inner.calls.fetch_add(1, Ordering::Relaxed);
+            self.counters.calls.fetch_add(1, Ordering::Relaxed);
             let passing = match request.send().await {
                 Ok(response) => {
                     let status = response.status();
@@ -193,7 +202,7 @@ impl SheetsClient {
                         // One fresh token, then the credentials are wrong.
                         refreshed = true;
                         inner.tokens.invalidate(&token).await;
-                        inner.retries.fetch_add(1, Ordering::Relaxed);
+                        self.counters.retries.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(what = call.what, "401 from Google; trying a fresh token once");
                         continue;
                     }
@@ -260,7 +269,7 @@ impl SheetsClient {
                 ),
             ));
         }
-        self.inner.retries.fetch_add(1, Ordering::Relaxed);
+        self.counters.retries.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             what = call.what,
             attempt,

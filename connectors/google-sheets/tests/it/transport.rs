@@ -178,3 +178,22 @@ async fn a_write_whose_connection_dropped_is_not_repeated_blindly() {
     // Sent once: a second spreadsheets.create could make a second spreadsheet.
     assert_eq!(sheets_calls(&emu), vec![0]);
 }
+
+#[tokio::test]
+async fn a_counted_clone_counts_its_own_calls_and_waits_and_shares_the_rest() {
+    let emu = emulator();
+    let c = client(&emu, "ada@example.com");
+    let id = existing(&emu);
+    let (one, two) = (c.counted(), c.counted());
+    emu.faults().push(Fault::status(Route::Sheets, 503, 1));
+    one.spreadsheet(&id).await.expect("after one retry");
+    one.spreadsheet(&id).await.expect("a second call");
+    two.spreadsheet(&id).await.expect("a call of the other");
+    assert_eq!((one.stats().calls, one.stats().retries), (3, 1));
+    assert_eq!((two.stats().calls, two.stats().retries), (1, 0));
+    // The client they were made from counts neither; its clones share its counters.
+    assert_eq!(c.stats().calls, 0);
+    let same = c.clone();
+    same.spreadsheet(&id).await.expect("a call of a plain clone");
+    assert_eq!(c.stats().calls, 1);
+}
