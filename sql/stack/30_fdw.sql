@@ -243,7 +243,7 @@ BEGIN
 END
 $$;
 
--- Makes `target` ('schema.table'; unqualified means the current schema) a
+-- Makes `target` ('schema.table', quoted as in SQL: 'app."Order Lines"') a
 -- real table with the columns of `source` (names, types, collations, NOT
 -- NULL) and a primary key on `key` (default: sheetbridge.source_key(source),
 -- the remote table's primary key), unless a relation of that name exists
@@ -264,20 +264,12 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     parts := parse_ident(target);
-    IF cardinality(parts) = 1 THEN
-        nsp := current_schema();
-        rel := parts[1];
-    ELSIF cardinality(parts) = 2 THEN
-        nsp := parts[1];
-        rel := parts[2];
-    ELSE
-        RAISE EXCEPTION 'target % is not a table name (schema.table)', quote_literal(target)
+    IF cardinality(parts) <> 2 THEN
+        RAISE EXCEPTION 'target % is not a schema-qualified table name (schema.table)', quote_literal(target)
             USING ERRCODE = 'invalid_name';
     END IF;
-    IF nsp IS NULL THEN
-        RAISE EXCEPTION 'target % names no schema and there is no current schema', quote_literal(target)
-            USING ERRCODE = 'invalid_schema_name';
-    END IF;
+    nsp := parts[1];
+    rel := parts[2];
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                WHERE n.nspname = nsp AND c.relname = rel) THEN
         RAISE NOTICE '%.% exists: left as it is', quote_ident(nsp), quote_ident(rel);
@@ -441,7 +433,13 @@ BEGIN
                        'SELECT row_number() OVER () AS sheetbridge_n, %s FROM %s', col_list, source_name);
         GET DIAGNOSTICS total = ROW_COUNT;
         -- A key the source holds twice fails here, naming the key.
-        EXECUTE format('CREATE UNIQUE INDEX ON pg_temp.sheetbridge_refresh_stage (%s)', key_list);
+        BEGIN
+            EXECUTE format('CREATE UNIQUE INDEX ON pg_temp.sheetbridge_refresh_stage (%s)', key_list);
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            RAISE EXCEPTION '% holds a key of % more than once: %', source_name, target_name, detail
+                USING ERRCODE = 'unique_violation';
+        END;
         CREATE UNIQUE INDEX ON pg_temp.sheetbridge_refresh_stage (sheetbridge_n);
         ANALYZE pg_temp.sheetbridge_refresh_stage;
 

@@ -95,9 +95,12 @@ REVOKE ALL ON FUNCTION sheetbridge.schedule_refresh(text, text, regclass, regcla
 -- Every scheduled refresh: its job, what it refreshes, how pg_cron's last
 -- run of it went (cron.job_run_details) and what the last refresh of its
 -- target did (sheetbridge.refresh_log).
-CREATE OR REPLACE VIEW sheetbridge.refresh_jobs AS
+-- (Dropped and made again: nothing depends on it, and a newer version of
+-- this file may change its columns, which CREATE OR REPLACE cannot.)
+DROP VIEW IF EXISTS sheetbridge.refresh_jobs;
+CREATE VIEW sheetbridge.refresh_jobs AS
 SELECT j.jobid,
-       j.jobname AS job_name,
+       j.jobname::text COLLATE "default" AS job_name,
        j.schedule,
        j.active,
        j.username,

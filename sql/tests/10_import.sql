@@ -1,0 +1,77 @@
+-- sheetbridge.import_foreign_tables: a regular expression over the remote
+-- catalog, exclusions, names that need quoting, re-running.
+BEGIN;
+SELECT plan(16);
+
+CREATE FUNCTION pg_temp.foreign_tables(nsp name) RETURNS text[] LANGUAGE sql AS $$
+    SELECT array_agg(c.relname::text ORDER BY c.relname::text COLLATE "C")
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = nsp AND c.relkind = 'f'
+$$;
+
+CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_import', '^(orders|Order Lines|a"b|MixedCase)', '_archive$');
+SELECT is(
+    pg_temp.foreign_tables('t_import'),
+    ARRAY['MixedCase', 'Order Lines', 'a"b', 'orders', 'orders_v'],
+    'the matching tables and the view are imported, the excluded and the unmatched are not');
+SELECT is((SELECT count(*) FROM t_import."Order Lines"), 2::bigint, 'a name with a space and capitals reads the remote table');
+SELECT is((SELECT "v w" FROM t_import."a""b" WHERE k = 'x'), 'y', 'a name with a double quote reads the remote table');
+SELECT is((SELECT count(*) FROM t_import.orders_v), 5::bigint, 'a remote view is imported and readable');
+
+-- Without exclusions, every match.
+CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_import_all', '^orders');
+SELECT is(
+    pg_temp.foreign_tables('t_import_all'),
+    ARRAY['orders', 'orders_archive', 'orders_v'],
+    'no exclusion: every table matching the pattern');
+
+-- A partitioned table comes without its partitions.
+CALL sheetbridge.import_foreign_tables('origin', 'imp', 'Odd Schema', '^parted');
+SELECT is(
+    pg_temp.foreign_tables('Odd Schema'),
+    ARRAY['parted'],
+    'a partitioned table is imported without its partitions, into a schema whose name needs quoting');
+
+-- Re-running replaces the foreign tables, keeping what was granted on them.
+GRANT SELECT ON t_import.orders TO sheetbridge_refresh;
+CREATE TEMP TABLE before AS
+    SELECT c.relname, c.oid FROM pg_class c WHERE c.relnamespace = 't_import'::regnamespace;
+CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_import', '^(orders|Order Lines|a"b|MixedCase)', '_archive$');
+SELECT is(
+    pg_temp.foreign_tables('t_import'),
+    ARRAY['MixedCase', 'Order Lines', 'a"b', 'orders', 'orders_v'],
+    're-running imports the same tables again');
+SELECT is_empty(
+    $$SELECT b.relname FROM before b JOIN pg_class c ON c.oid = b.oid$$,
+    're-running replaced every imported table');
+SELECT ok(has_table_privilege('sheetbridge_refresh', 't_import.orders', 'SELECT'),
+    'a privilege granted on an imported table survives the re-import');
+SELECT is((SELECT count(*) FROM t_import."Order Lines"), 2::bigint, 'the re-imported table reads the remote one');
+
+-- Errors name the thing.
+SELECT throws_ok(
+    $$CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_import', '^nothing-like-this$')$$,
+    'P0002', 'no table or view of origin.imp matches ''^nothing-like-this$'' (excluding nothing): nothing to import',
+    'a pattern that matches nothing is an error');
+SELECT throws_ok(
+    $$CALL sheetbridge.import_foreign_tables('origin', 'no_such_schema', 't_import', '.')$$,
+    '3F000', 'server origin has no schema no_such_schema',
+    'an unknown remote schema is an error');
+SELECT throws_ok(
+    $$CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_import', '(')$$,
+    '2201B', NULL,
+    'a malformed pattern is an error');
+CREATE SCHEMA t_taken;
+CREATE TABLE t_taken."MixedCase" (id bigint);
+SELECT throws_ok(
+    $$CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_taken', '^MixedCase$')$$,
+    '42P07', 't_taken."MixedCase" exists and is not a foreign table: importing would replace it',
+    'a real table under an imported name is never replaced');
+SELECT has_table('t_taken', 'MixedCase', 'the real table is still there');
+SELECT throws_ok(
+    $$CALL sheetbridge.import_foreign_tables('no_such_server', 'imp', 't_import', '.')$$,
+    '42704', NULL,
+    'an unknown server is an error');
+
+SELECT * FROM finish();
+ROLLBACK;
