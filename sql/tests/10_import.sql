@@ -1,7 +1,7 @@
 -- sheetbridge.import_foreign_tables: a regular expression over the remote
 -- catalog, exclusions, names that need quoting, re-running.
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 CREATE FUNCTION pg_temp.foreign_tables(nsp name) RETURNS text[] LANGUAGE sql AS $$
     SELECT array_agg(c.relname::text ORDER BY c.relname::text COLLATE "C")
@@ -72,6 +72,29 @@ SELECT throws_ok(
     $$CALL sheetbridge.import_foreign_tables('no_such_server', 'imp', 't_import', '.')$$,
     '42704', NULL,
     'an unknown server is an error');
+
+-- The origin checks passwords: the same server with a wrong one is refused.
+DO $$
+BEGIN
+    EXECUTE (SELECT format('CREATE SERVER origin_wrong FOREIGN DATA WRAPPER postgres_fdw OPTIONS (%s)',
+                           string_agg(format('%I %L', option_name, option_value), ', '))
+             FROM pg_foreign_server s, pg_options_to_table(s.srvoptions) WHERE s.srvname = 'origin');
+END
+$$;
+CREATE USER MAPPING FOR PUBLIC SERVER origin_wrong OPTIONS (user 'app', password 'not the password');
+CREATE FUNCTION pg_temp.import_error_detail() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    detail text;
+BEGIN
+    CALL sheetbridge.import_foreign_tables('origin_wrong', 'imp', 't_wrong', '.');
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RETURN detail;
+END
+$$;
+SELECT matches(pg_temp.import_error_detail(), 'password authentication failed for user "app"',
+    'the origin refuses a wrong password');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -44,11 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_decisions.sql",
         sql: include_str!("../../../sql/migrations/0004_decisions.sql"),
     },
-    Migration {
-        version: 5,
-        name: "0005_api.sql",
-        sql: include_str!("../../../sql/migrations/0005_api.sql"),
-    },
+    Migration { version: 5, name: "0005_api.sql", sql: include_str!("../../../sql/migrations/0005_api.sql") },
 ];
 
 /// The `pg_advisory_lock` key the runner holds while it works: the bytes of
