@@ -914,16 +914,17 @@ fn sync_the_demo_pair(config: &Json, custom: &LocalCluster, db: &str) {
     let tab = sheet;
     let values = emulator.with_sheets(|s| s.values_unformatted(&id, &tab)).expect("reading the demo tab");
     assert_eq!(values.len(), 41, "a header and the 40 orders");
+    // The README's loop types into J2 as the notes of order 1.
     let header: Vec<&str> = values[0].iter().map(|v| v.as_str().unwrap_or("")).collect();
-    let notes = header.iter().position(|h| *h == "notes").expect("a notes column");
-    let row = values.iter().position(|r| r[0] == 5).expect("order 5 in the tab") + 1;
-    let cell = format!("{tab}!{}{row}", char::from(b'A' + u8::try_from(notes).expect("a small column")));
+    assert_eq!(header.iter().position(|h| *h == "notes"), Some(9), "notes is column J: {header:?}");
+    assert_eq!(values[1][0], 1, "row 2 is order 1");
+    let cell = format!("{tab}!J2");
     emulator
         .with_sheets(|s| s.set_values(&id, &cell, vec![vec!["typed in the sheet".into()]]))
         .expect("editing the demo tab");
     sync();
     assert_eq!(
-        psql(&custom.url(db), "SELECT notes FROM shop.orders WHERE id = 5"),
+        psql(&custom.url(db), "SELECT notes FROM shop.orders WHERE id = 1"),
         "typed in the sheet",
         "the edit in {cell} reached the custom database"
     );
