@@ -86,7 +86,14 @@ impl Stack {
     /// The ends of the stack's logs, for a failure's message (they hold no secrets).
     fn logs(&self) -> String {
         let mut text = String::new();
-        for name in ["sheetbridge.log", "emulator.log", "custom.log", "origin.log", "custom-sql.log"] {
+        for name in [
+            "sheetbridge.log",
+            "emulator.log",
+            "custom.log",
+            "origin.log",
+            "custom-init.log",
+            "origin-init.log",
+        ] {
             let content =
                 std::fs::read_to_string(self.dir.path().join("logs").join(name)).unwrap_or_default();
             let lines: Vec<&str> = content.lines().collect();
@@ -277,7 +284,7 @@ fn an_origin_row_reaches_the_sheet_through_the_stack_and_a_sheet_edit_lands_in_t
     let secrets = std::fs::read_to_string(state.join("secrets.env")).expect("secrets.env");
     let passwords: Vec<&str> =
         secrets.lines().filter_map(|l| l.split_once('=')).map(|(_, v)| v).filter(|v| v.len() >= 16).collect();
-    assert_eq!(passwords.len(), 4, "four generated passwords expected in secrets.env");
+    assert_eq!(passwords.len(), 5, "five generated passwords expected in secrets.env");
 
     // Up again on a running stack: everything is found running, nothing breaks.
     let again = stack.ok(&["up", "--bin-dir", bin_arg]);
