@@ -66,6 +66,12 @@ impl Stack {
             .env_remove("SHEETBRIDGE_STACK_DIR")
             .env_remove("SHEETBRIDGE_BIN_DIR")
             .env_remove("SHEETBRIDGE_LOG")
+            .env_remove("STACK_INCLUDE")
+            .env_remove("STACK_EXCLUDE")
+            .env_remove("STACK_PAIR")
+            .env_remove("STACK_INTERVAL")
+            .env_remove("STACK_ORIGIN_SQL")
+            .env_remove("STACK_SQL_DIR")
             .output()
             .expect("running infra/local/stack")
     }
@@ -298,9 +304,12 @@ fn an_origin_row_reaches_the_sheet_through_the_stack_and_a_sheet_edit_lands_in_t
     let (origin, custom) = (&env["ORIGIN_URL"], &env["CUSTOM_URL"]);
     let config = std::fs::read_to_string(state.join("sheetbridge.toml")).expect("the generated config");
     let serve_log = || std::fs::read_to_string(state.join("logs/sheetbridge.log")).unwrap_or_default();
-    for text in
-        [&up, &again, &status, &config, &serve_log(), &env.values().cloned().collect::<Vec<_>>().join(" ")]
-    {
+    let mut texts = vec![up.clone(), again.clone(), status.clone(), config];
+    texts.push(env.values().cloned().collect::<Vec<_>>().join(" "));
+    for log in std::fs::read_dir(state.join("logs")).expect("the logs folder").flatten() {
+        texts.push(std::fs::read_to_string(log.path()).unwrap_or_default());
+    }
+    for text in &texts {
         for password in &passwords {
             assert!(
                 !text.contains(password),
