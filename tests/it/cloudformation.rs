@@ -429,13 +429,23 @@ fn parameter_files_name_only_declared_parameters_with_allowed_values() {
     for ((what, pattern, value), ok) in patterns.iter().zip(verdicts) {
         assert!(ok, "{what} = {value:?} does not match the AllowedPattern {pattern}");
     }
-    // cfn-lint resolves each template with its parameter file (types, ranges, allowed values).
-    for s in STACKS {
-        let out = Command::new(cfn_lint())
-            .current_dir(cfn_dir())
-            .args(["--parameter-files", &format!("parameters/{s}.json"), "--", &format!("{s}.yaml")])
-            .output()
-            .expect("running cfn-lint");
+    // cfn-lint resolves each template with its parameter file (types, ranges, allowed
+    // values); the six run at once.
+    let runs: Vec<_> = STACKS
+        .iter()
+        .map(|s| {
+            let child = Command::new(cfn_lint())
+                .current_dir(cfn_dir())
+                .args(["--parameter-files", &format!("parameters/{s}.json"), "--", &format!("{s}.yaml")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("running cfn-lint");
+            (s, child)
+        })
+        .collect();
+    for (s, child) in runs {
+        let out = child.wait_with_output().expect("cfn-lint's output");
         let code = out.status.code().expect("cfn-lint exited");
         assert!(
             code & 0b110 == 0,
