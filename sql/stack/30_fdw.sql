@@ -323,8 +323,9 @@ $$;
 -- updated (a row whose every column is equal, compared with IS DISTINCT
 -- FROM, is not touched: no new row version, no trigger), rows gone from the
 -- source are deleted. The source is read once (one consistent snapshot of
--- the remote) into a temporary table, then applied `batch_size` rows per
--- statement. Every column of the target but generated ones must be a column
+-- the remote) into a temporary table; the rows to write and the keys to
+-- delete are each found in one pass over it and the target, then written
+-- `batch_size` rows per statement. Every column of the target but generated ones must be a column
 -- of the source (extra source columns are ignored).
 --
 -- It all happens in the caller's transaction: a refresh is seen whole or
@@ -352,8 +353,12 @@ DECLARE
     col_list    text;
     key_list    text;
     key_match   text;
+    stage_cols  text;
     set_list    text;
-    changed     text;
+    differ      text;
+    empty       boolean;
+    writes      text;
+    scratch     text;
     upsert      text;
     total       bigint;
     lo          bigint;
@@ -398,16 +403,19 @@ BEGIN
         END IF;
 
         SELECT string_agg(quote_ident(c), ', ') INTO col_list FROM unnest(cols) c;
+        SELECT string_agg('s.' || quote_ident(c), ', ') INTO stage_cols FROM unnest(cols) c;
         SELECT string_agg(quote_ident(k), ', ') INTO key_list FROM unnest(keys) k;
-        SELECT string_agg(format('s.%1$I = t.%1$I', k), ' AND ') INTO key_match FROM unnest(keys) k;
+        SELECT string_agg(format('o.%1$I = s.%1$I', k), ' AND ') INTO key_match FROM unnest(keys) k;
         SELECT string_agg(format('%1$I = EXCLUDED.%1$I', c), ', ') INTO set_list
         FROM unnest(cols) c WHERE c <> ALL (keys);
-        -- Columns compared by their text where equality is too loose
-        -- (numeric 1.0 = 1.00, float -0 = 0) or missing (json, xml, ...).
+        -- "The non-key columns differ", as a format() pattern of the two
+        -- rows' aliases. Columns are compared by their text where equality
+        -- is too loose (numeric 1.0 = 1.00, float -0 = 0) or missing (json,
+        -- xml, ...). NULL when every column is a key column.
         SELECT format('(%s) IS DISTINCT FROM (%s)',
-                   string_agg(CASE WHEN exact THEN format('t.%I', a.attname) ELSE format('t.%I::text', a.attname) END, ', ' ORDER BY a.attnum),
-                   string_agg(CASE WHEN exact THEN format('EXCLUDED.%I', a.attname) ELSE format('EXCLUDED.%I::text', a.attname) END, ', ' ORDER BY a.attnum))
-        INTO changed
+                   string_agg(format(CASE WHEN exact THEN '%%1$s.%s' ELSE '%%1$s.%s::text' END, replace(quote_ident(a.attname), '%', '%%')), ', ' ORDER BY a.attnum),
+                   string_agg(format(CASE WHEN exact THEN '%%2$s.%s' ELSE '%%2$s.%s::text' END, replace(quote_ident(a.attname), '%', '%%')), ', ' ORDER BY a.attnum))
+        INTO differ
         FROM pg_catalog.pg_attribute a
         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
         CROSS JOIN LATERAL (
@@ -419,18 +427,21 @@ BEGIN
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_opclass oc JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod
                            WHERE am.amname = 'btree' AND oc.opcdefault AND oc.opcintype = base.elem) AS exact
         ) e
-        WHERE a.attrelid = target AND a.attname::text = ANY (cols) AND a.attname::text <> ALL (keys);
+        WHERE a.attrelid = target AND a.attname::text = ANY (cols) AND a.attname::text <> ALL (keys)
+        HAVING count(*) > 0;
 
-        -- The source, read once, numbered for the batches.
         -- Left by an earlier refresh in this transaction (ON COMMIT DROP).
-        IF to_regclass('pg_temp.sheetbridge_refresh_stage') IS NOT NULL THEN
-            DROP TABLE pg_temp.sheetbridge_refresh_stage;
-        END IF;
-        IF to_regclass('pg_temp.sheetbridge_refresh_gone') IS NOT NULL THEN
-            DROP TABLE pg_temp.sheetbridge_refresh_gone;
-        END IF;
-        EXECUTE format('CREATE TEMPORARY TABLE sheetbridge_refresh_stage ON COMMIT DROP AS '
-                       'SELECT row_number() OVER () AS sheetbridge_n, %s FROM %s', col_list, source_name);
+        FOREACH scratch IN ARRAY ARRAY['sheetbridge_refresh_stage', 'sheetbridge_refresh_changes',
+                                       'sheetbridge_refresh_gone'] LOOP
+            IF to_regclass('pg_temp.' || scratch) IS NOT NULL THEN
+                EXECUTE format('DROP TABLE pg_temp.%I', scratch);
+            END IF;
+        END LOOP;
+        -- The source, read once, converted to the target's column types.
+        EXECUTE format('CREATE TEMPORARY TABLE sheetbridge_refresh_stage '
+                       '(sheetbridge_n bigint GENERATED ALWAYS AS IDENTITY, LIKE %s) ON COMMIT DROP', target_name);
+        EXECUTE format('INSERT INTO pg_temp.sheetbridge_refresh_stage (%s) SELECT %s FROM %s',
+                       col_list, col_list, source_name);
         GET DIAGNOSTICS total = ROW_COUNT;
         -- A key the source holds twice fails here, naming the key.
         BEGIN
@@ -440,16 +451,38 @@ BEGIN
             RAISE EXCEPTION '% holds a key of % more than once: %', source_name, target_name, detail
                 USING ERRCODE = 'unique_violation';
         END;
-        CREATE UNIQUE INDEX ON pg_temp.sheetbridge_refresh_stage (sheetbridge_n);
         ANALYZE pg_temp.sheetbridge_refresh_stage;
 
+        -- The rows to write: those whose key is new or whose values differ,
+        -- found in one pass (an equal row is never written, not even
+        -- locked), numbered 1.. for the batches. Into an empty target, all.
+        EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s)', target_name) INTO empty;
+        IF empty THEN
+            writes := 'pg_temp.sheetbridge_refresh_stage';
+        ELSE
+            writes := 'pg_temp.sheetbridge_refresh_changes';
+            EXECUTE format('CREATE TEMPORARY TABLE sheetbridge_refresh_changes '
+                           '(sheetbridge_n bigint GENERATED ALWAYS AS IDENTITY, LIKE %s) ON COMMIT DROP', target_name);
+            EXECUTE format('INSERT INTO pg_temp.sheetbridge_refresh_changes (%s) '
+                           'SELECT %s FROM pg_temp.sheetbridge_refresh_stage s '
+                           'WHERE NOT EXISTS (SELECT 1 FROM %s o WHERE %s%s)',
+                           col_list, stage_cols, target_name, key_match,
+                           CASE WHEN differ IS NULL THEN '' ELSE ' AND NOT ' || format(differ, 'o', 's') END);
+            GET DIAGNOSTICS total = ROW_COUNT;
+        END IF;
+        EXECUTE format('CREATE UNIQUE INDEX ON %s (sheetbridge_n)', writes);
+
+        -- Per batch, by number: no join the planner could turn into a scan
+        -- of the whole target per batch. ON CONFLICT compares again, against
+        -- a row written since; xmax = 0 tells an insert from an update.
         upsert := format(
-            'WITH up AS (INSERT INTO %s AS t (%s) OVERRIDING SYSTEM VALUE '
-            'SELECT %s FROM pg_temp.sheetbridge_refresh_stage WHERE sheetbridge_n > $1 AND sheetbridge_n <= $2 '
-            'ON CONFLICT (%s) DO %s RETURNING (t.xmax = 0) AS fresh) '
+            'WITH up AS (INSERT INTO %1$s AS t (%2$s) OVERRIDING SYSTEM VALUE '
+            'SELECT %2$s FROM %3$s WHERE sheetbridge_n > $1 AND sheetbridge_n <= $2 '
+            'ON CONFLICT (%4$s) DO %5$s RETURNING (t.xmax = 0) AS fresh) '
             'SELECT count(*) FILTER (WHERE fresh), count(*) FILTER (WHERE NOT fresh) FROM up',
-            target_name, col_list, col_list, key_list,
-            CASE WHEN set_list IS NULL THEN 'NOTHING' ELSE format('UPDATE SET %s WHERE %s', set_list, changed) END);
+            target_name, col_list, writes, key_list,
+            CASE WHEN differ IS NULL THEN 'NOTHING'
+                 ELSE format('UPDATE SET %s WHERE %s', set_list, format(differ, 't', 'EXCLUDED')) END);
         lo := 0;
         WHILE lo < total LOOP
             EXECUTE upsert INTO n_ins, n_upd USING lo, lo + batch_size;
@@ -460,16 +493,16 @@ BEGIN
 
         -- Keys of the target the source no longer has, numbered for the batches.
         EXECUTE format('CREATE TEMPORARY TABLE sheetbridge_refresh_gone ON COMMIT DROP AS '
-                       'SELECT row_number() OVER () AS sheetbridge_n, %s FROM %s s '
-                       'WHERE NOT EXISTS (SELECT 1 FROM pg_temp.sheetbridge_refresh_stage t WHERE %s)',
-                       (SELECT string_agg(format('s.%I', k), ', ') FROM unnest(keys) k), target_name, key_match);
+                       'SELECT row_number() OVER () AS sheetbridge_n, %s FROM %s o '
+                       'WHERE NOT EXISTS (SELECT 1 FROM pg_temp.sheetbridge_refresh_stage s WHERE %s)',
+                       (SELECT string_agg(format('o.%I', k), ', ') FROM unnest(keys) k), target_name, key_match);
         GET DIAGNOSTICS total = ROW_COUNT;
         IF total > 0 THEN
             CREATE UNIQUE INDEX ON pg_temp.sheetbridge_refresh_gone (sheetbridge_n);
             ANALYZE pg_temp.sheetbridge_refresh_gone;
             lo := 0;
             WHILE lo < total LOOP
-                EXECUTE format('DELETE FROM %s t USING pg_temp.sheetbridge_refresh_gone s '
+                EXECUTE format('DELETE FROM %s o USING pg_temp.sheetbridge_refresh_gone s '
                                'WHERE s.sheetbridge_n > $1 AND s.sheetbridge_n <= $2 AND %s',
                                target_name, key_match)
                     USING lo, lo + batch_size;
@@ -478,7 +511,12 @@ BEGIN
                 lo := lo + batch_size;
             END LOOP;
         END IF;
-        DROP TABLE pg_temp.sheetbridge_refresh_stage, pg_temp.sheetbridge_refresh_gone;
+        FOREACH scratch IN ARRAY ARRAY['sheetbridge_refresh_stage', 'sheetbridge_refresh_changes',
+                                       'sheetbridge_refresh_gone'] LOOP
+            IF to_regclass('pg_temp.' || scratch) IS NOT NULL THEN
+                EXECUTE format('DROP TABLE pg_temp.%I', scratch);
+            END IF;
+        END LOOP;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
         failure := failure || coalesce(' (' || nullif(detail, '') || ')', '');

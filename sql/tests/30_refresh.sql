@@ -3,7 +3,7 @@
 -- origin is changed through its foreign table, in this transaction (rolled
 -- back with it).
 BEGIN;
-SELECT plan(25);
+SELECT plan(27);
 
 CALL sheetbridge.import_foreign_tables('origin', 'ref', 't_ref', '^items');
 CALL sheetbridge.create_local_copy('t_ref.items', 'r.items');
@@ -41,6 +41,7 @@ SELECT is(ARRAY[(pg_temp.last_log('r.items')).inserted, (pg_temp.last_log('r.ite
     'a refresh with nothing changed counts nothing');
 SELECT set_eq('SELECT * FROM pg_temp.versions()', 'SELECT * FROM v0',
     'and leaves every row as it was (same xmin, same ctid)');
+SELECT is_empty('SELECT id FROM r.items WHERE xmax <> 0', 'not even locking one');
 
 -- Changes of every kind, spread over the batches.
 UPDATE t_ref.items SET name = 'renamed ' || id WHERE id IN (2, 9, 17);
@@ -103,6 +104,14 @@ CREATE TABLE r.wider (id integer PRIMARY KEY, colour text);
 CALL sheetbridge.refresh_table('t_ref.items', 'r.wider');
 SELECT is((pg_temp.last_log('r.wider')).error, 'column(s) colour of r.wider are not columns of t_ref.items',
     'a target column the source lacks fails, recorded');
+
+-- A target of key columns only.
+CREATE TABLE r.ids (id integer PRIMARY KEY);
+INSERT INTO r.ids VALUES (1), (1000);
+CALL sheetbridge.refresh_table('t_ref.items', 'r.ids', 4);
+SELECT is(ARRAY[(pg_temp.last_log('r.ids')).inserted, (pg_temp.last_log('r.ids')).updated,
+                (pg_temp.last_log('r.ids')).deleted], ARRAY[18, 0, 2]::bigint[],
+    'a target of key columns only: keys inserted and deleted');
 
 SELECT throws_ok($$CALL sheetbridge.refresh_table('t_ref.items', 'r.items', 0)$$, '22023',
     'sheetbridge.refresh_table: batch_size must be at least 1, not 0', 'a batch size below 1 is refused');
