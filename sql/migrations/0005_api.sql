@@ -18,3 +18,7 @@ FROM sheetbridge.conflict;
 CREATE VIEW sheetbridge_api.held_deletes AS
 SELECT id, pair, run_id, key, deleted_on, row, decision, decided_at, applied_at, created_at
 FROM sheetbridge.held_delete;
+
+-- A running PostgREST caches the schema it serves: ask it to read the new views.
+-- (A notification nobody listens for is dropped; without PostgREST this does nothing.)
+NOTIFY pgrst, 'reload schema';

@@ -6,12 +6,16 @@ mod auth;
 mod bad_input;
 mod check;
 mod cli;
+mod cloudformation;
+mod compose;
 mod crash;
 mod gsheet;
 mod import;
 mod libreoffice;
+mod local_stack;
 mod roundtrip;
 mod serve;
+mod stack_sql;
 mod sync;
 
 use std::path::{Path, PathBuf};
