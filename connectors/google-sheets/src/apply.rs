@@ -369,7 +369,8 @@ fn plan(schema: &TableSchema, changes: &ChangeSet, current: &Current<'_>, at: &s
 /// Google's limits for what the plan writes: characters a cell, cells a
 /// spreadsheet. Checked before anything is sent; nothing is truncated.
 fn check_limits(schema: &TableSchema, plan: &Plan, current: &Current<'_>, at: &str) -> Result<(), Error> {
-    let too_long = |i: usize, v: &Value, key: &Key| -> Result<(), Error> {
+    // The key is looked up only for the message: finding it is a scan of the tab's rows.
+    let too_long = |i: usize, v: &Value, key: &dyn Fn() -> Key| -> Result<(), Error> {
         let text = match v {
             Value::Text(s) | Value::Json(s) | Value::Numeric(s) | Value::Error(s) => s.as_str(),
             _ => return Ok(()),
@@ -379,21 +380,21 @@ fn check_limits(schema: &TableSchema, plan: &Plan, current: &Current<'_>, at: &s
             Some(n) => Err(Error::new(
                 ErrorKind::LimitExceeded,
                 format!(
-                    "apply to {at}: the value of column `{}` for key {key} has {n} characters, more than the {} \
+                    "apply to {at}: the value of column `{}` for key {} has {n} characters, more than the {} \
                      a Google Sheets cell holds; nothing was written",
                     schema.columns[i].name,
+                    key(),
                     limits::MAX_CELL_CHARS
                 ),
             )),
         }
     };
     for (row, i, v) in &plan.cells {
-        let key =
-            current.rows.iter().find(|(_, r)| *r == row).map(|(k, _)| k.clone()).unwrap_or(Key(Vec::new()));
+        let key = || current.rows.iter().find(|(_, r)| *r == row).map_or(Key(Vec::new()), |(k, _)| k.clone());
         too_long(*i, v, &key)?;
     }
     for row in &plan.inserts {
-        let key = schema.key_of(row);
+        let key = || schema.key_of(row);
         for (i, v) in row.iter().enumerate() {
             too_long(i, v, &key)?;
         }
