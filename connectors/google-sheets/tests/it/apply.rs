@@ -157,6 +157,17 @@ async fn a_value_too_long_for_a_cell_is_refused_before_anything_is_written() {
     assert_eq!(e.kind(), &ErrorKind::LimitExceeded);
     assert!(e.to_string().contains("column `name` for key 7 has 50001 characters"), "{e}");
     assert!(emu.requests().iter().all(|r| r.method == "GET"));
+
+    // An update too long is named by its row's key.
+    let changes = ChangeSet {
+        inserts: vec![],
+        updates: vec![update(4, 1, text("item 4"), text(&"y".repeat(50_002)))],
+        deletes: vec![],
+    };
+    let e =
+        c.tab_target(&at).apply(&items(), &changes, &ApplyOptions::default()).await.expect_err("too long");
+    assert!(e.to_string().contains("column `name` for key 4 has 50002 characters"), "{e}");
+    assert!(emu.requests().iter().all(|r| r.method == "GET"));
 }
 
 /// Rows a person typed with an empty key match nothing: two of them used to be reported as a
