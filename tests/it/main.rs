@@ -13,6 +13,7 @@ mod gsheet;
 mod import;
 mod libreoffice;
 mod local_stack;
+mod passwords;
 mod roundtrip;
 mod serve;
 mod stack_sql;

@@ -471,6 +471,14 @@ pub(crate) async fn connect_forwarding(
     notifications: Option<UnboundedSender<Notification>>,
 ) -> Result<PgConn, Error> {
     let target = config.to_string();
+    let with_password;
+    let config = match (&config.password, fallback_password(config)) {
+        (None, Some(password)) => {
+            with_password = PgConfig { password: Some(password), ..config.clone() };
+            &with_password
+        }
+        _ => config,
+    };
     let pg = config.to_tokio();
     let what = || format!("connect to {target}");
     // Like libpq, a Unix socket never carries TLS: the connection stays on this machine.
@@ -488,6 +496,77 @@ pub(crate) async fn connect_forwarding(
         client
     };
     Ok(PgConn { client, target })
+}
+
+/// libpq's password for a config that names none: `PGPASSWORD`, else the
+/// first matching line of the password file (`PGPASSFILE`, else
+/// `~/.pgpass`), which is ignored, with a warning, when group or others may
+/// read it.
+fn fallback_password(config: &PgConfig) -> Option<Secret> {
+    if config.password.is_some() {
+        return None;
+    }
+    if let Some(p) = std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()) {
+        return Some(Secret(p));
+    }
+    let path = match std::env::var_os("PGPASSFILE").filter(|p| !p.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(std::env::var_os("HOME")?).join(".pgpass"),
+    };
+    let meta = std::fs::metadata(&path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(
+                file = %path.display(),
+                "the password file may be read by others and is ignored; make it private: chmod 0600"
+            );
+            return None;
+        }
+    }
+    let text = std::fs::read_to_string(&path).ok()?;
+    let user = config.effective_user();
+    let db = if config.dbname.is_empty() { user.clone() } else { config.dbname.clone() };
+    pgpass_lookup(&text, &config.host, config.port, &db, &user).map(Secret)
+}
+
+/// The password of the first line of a password file (`host:port:db:user:password`,
+/// `*` matching anything, `\` escaping `:` and `\`) that matches. A Unix socket
+/// connection also matches the host `localhost`.
+pub(crate) fn pgpass_lookup(text: &str, host: &str, port: u16, db: &str, user: &str) -> Option<String> {
+    let port = port.to_string();
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let mut fields: Vec<String> = vec![String::new()];
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some(next) = chars.next() {
+                        fields.last_mut()?.push(next);
+                    }
+                }
+                ':' if fields.len() < 5 => fields.push(String::new()),
+                c => fields.last_mut()?.push(c),
+            }
+        }
+        if fields.len() != 5 {
+            continue;
+        }
+        let matches = |field: &str, value: &str| field == "*" || field == value;
+        let host_matches = matches(&fields[0], host) || (host.starts_with('/') && fields[0] == "localhost");
+        if host_matches && matches(&fields[1], &port) && matches(&fields[2], db) && matches(&fields[3], user)
+        {
+            return Some(fields.swap_remove(4));
+        }
+    }
+    None
 }
 
 fn spawn_connection<S, T>(
@@ -645,6 +724,40 @@ impl ServerCertVerifier for ChainOnly {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod pgpass_tests {
+    use super::pgpass_lookup;
+
+    const FILE: &str = "# comment\n\
+        db.example.com:5432:shop:app:first\n\
+        db.example.com:5432:*:app:second\n\
+        *:*:*:reader:wild\\:card\\\\x\n\
+        localhost:5433:app:sheetbridge:socket\n\
+        short:line\n";
+
+    #[test]
+    fn the_first_matching_line_wins_and_stars_match_anything() {
+        assert_eq!(pgpass_lookup(FILE, "db.example.com", 5432, "shop", "app").as_deref(), Some("first"));
+        assert_eq!(pgpass_lookup(FILE, "db.example.com", 5432, "other", "app").as_deref(), Some("second"));
+        assert_eq!(pgpass_lookup(FILE, "db.example.com", 5433, "shop", "app"), None);
+        assert_eq!(pgpass_lookup(FILE, "other", 1, "x", "app"), None);
+    }
+
+    #[test]
+    fn escapes_keep_colons_and_backslashes_in_a_password() {
+        assert_eq!(pgpass_lookup(FILE, "h", 1, "d", "reader").as_deref(), Some("wild:card\\x"));
+    }
+
+    #[test]
+    fn a_unix_socket_matches_localhost() {
+        assert_eq!(
+            pgpass_lookup(FILE, "/run/postgresql", 5433, "app", "sheetbridge").as_deref(),
+            Some("socket")
+        );
+        assert_eq!(pgpass_lookup(FILE, "127.0.0.1", 5433, "app", "sheetbridge"), None);
     }
 }
 
