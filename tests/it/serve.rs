@@ -42,16 +42,12 @@ fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-#[test]
-fn serve_once_runs_every_pair_and_logs_a_json_line_a_pass() {
-    let url = fresh_db();
-    load_examples(&url);
-    let dir = tempfile::tempdir().expect("a folder");
-    let file = config(dir.path(), &url);
-    let out = crate::sheetbridge(&[
+/// `sheetbridge serve --once` of `config`, logging a JSON line a pass.
+pub fn serve_once(config: &str) -> [&str; 10] {
+    [
         "serve",
         "--config",
-        &file,
+        config,
         "--once",
         "--listen",
         "127.0.0.1:0",
@@ -59,15 +55,29 @@ fn serve_once_runs_every_pair_and_logs_a_json_line_a_pass() {
         "json",
         "--log",
         "sheetbridge=info",
-    ]);
+    ]
+}
+
+/// The "pass finished" lines of serve's JSON log; every line must be JSON.
+pub fn finished_passes(stderr: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}")))
+        .filter(|l: &serde_json::Value| l["message"] == "pass finished")
+        .collect()
+}
+
+#[test]
+fn serve_once_runs_every_pair_and_logs_a_json_line_a_pass() {
+    let url = fresh_db();
+    load_examples(&url);
+    let dir = tempfile::tempdir().expect("a folder");
+    let file = config(dir.path(), &url);
+    let out = crate::sheetbridge(&serve_once(&file));
     let stderr = crate::stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(dir.path().join("book.xlsx").exists(), "the pass did not write the workbook");
-    let lines: Vec<serde_json::Value> = stderr
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}")))
-        .collect();
-    let passes: Vec<&serde_json::Value> = lines.iter().filter(|l| l["message"] == "pass finished").collect();
+    let passes = finished_passes(&stderr);
     assert_eq!(passes.len(), 1, "{stderr}");
     assert_eq!(
         (&passes[0]["pair"], &passes[0]["status"]),

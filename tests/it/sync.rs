@@ -574,25 +574,10 @@ fn each_pass_counts_its_own_api_calls_when_pairs_share_a_client() {
 
     // Both pairs' passes run at once on one client; each counts only its own requests.
     google.emulator.clear_requests();
-    let out = google.run(&[
-        "serve",
-        "--config",
-        file,
-        "--once",
-        "--listen",
-        "127.0.0.1:0",
-        "--log-format",
-        "json",
-        "--log",
-        "sheetbridge=info",
-    ]);
+    let out = google.run(&crate::serve::serve_once(file));
     let log = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{log}");
-    let passes: Vec<serde_json::Value> = log
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|l| l["message"] == "pass finished")
-        .collect();
+    let passes = crate::serve::finished_passes(&log);
     assert_eq!(passes.len(), 2, "{log}");
     let sent = google.emulator.requests().iter().filter(|r| r.path.starts_with("/v4/")).count() as u64;
     let counted: Vec<u64> = passes.iter().map(|p| p["api_calls"].as_u64().unwrap_or(0)).collect();
