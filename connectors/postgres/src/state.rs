@@ -72,23 +72,28 @@ pub fn row_json(columns: &[Column], row: &[Value]) -> serde_json::Value {
 fn parse_value(column: &Column, text: &serde_json::Value, what: &dyn Fn() -> String) -> Result<Value, Error> {
     match text {
         serde_json::Value::Null => Ok(Value::Null),
-        serde_json::Value::String(t) => parse_text(&column.ty, t).map_err(|r| {
-            Error::new(
-                ErrorKind::SchemaMismatch,
-                format!(
-                    "{}: the stored value {t:?} of column `{}` no longer reads as {}: {}",
-                    what(),
-                    column.name,
-                    column.type_name,
-                    r.0
-                ),
-            )
-        }),
+        serde_json::Value::String(t) => parse_stored(column, t, what),
         other => Err(Error::new(
             ErrorKind::Other,
             format!("{}: column `{}` holds {other} where a text was stored", what(), column.name),
         )),
     }
+}
+
+/// A stored text form read back as `column`'s type.
+fn parse_stored(column: &Column, t: &str, what: &dyn Fn() -> String) -> Result<Value, Error> {
+    parse_text(&column.ty, t).map_err(|r| {
+        Error::new(
+            ErrorKind::SchemaMismatch,
+            format!(
+                "{}: the stored value {t:?} of column `{}` no longer reads as {}: {}",
+                what(),
+                column.name,
+                column.type_name,
+                r.0
+            ),
+        )
+    })
 }
 
 /// Reads a stored key back with the types of `schema`'s key columns.
@@ -97,22 +102,64 @@ pub fn parse_key(schema: &TableSchema, stored: &serde_json::Value) -> Result<Key
     let parts = stored
         .as_array()
         .ok_or_else(|| Error::new(ErrorKind::Other, format!("{}: a stored key is not an array", what())))?;
+    let key_columns = key_columns(schema, parts.len(), &what)?;
+    let values =
+        key_columns.iter().zip(parts).map(|(c, t)| parse_value(c, t, &what)).collect::<Result<_, _>>()?;
+    Ok(Key(values))
+}
+
+/// The key columns of `schema`, when a stored key of `parts` parts fits them.
+fn key_columns<'s>(
+    schema: &'s TableSchema,
+    parts: usize,
+    what: &dyn Fn() -> String,
+) -> Result<Vec<&'s Column>, Error> {
     let key_columns: Vec<&Column> = schema.key_indices().into_iter().map(|i| &schema.columns[i]).collect();
-    if parts.len() != key_columns.len() {
+    if parts != key_columns.len() {
         return Err(Error::new(
             ErrorKind::SchemaMismatch,
             format!(
                 "{}: a stored key has {} parts, the key now has {} columns",
                 what(),
-                parts.len(),
+                parts,
                 key_columns.len()
             ),
         ));
     }
-    let values =
-        key_columns.iter().zip(parts).map(|(c, t)| parse_value(c, t, &what)).collect::<Result<_, _>>()?;
-    Ok(Key(values))
+    Ok(key_columns)
 }
+
+/// A `json` or `jsonb` column's text, borrowed from the row as it arrived.
+struct JsonText<'a>(&'a [u8]);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for JsonText<'a> {
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        if *ty == tokio_postgres::types::Type::JSONB {
+            // jsonb's binary form: a version byte (1), then the text.
+            match raw.split_first() {
+                Some((1, text)) => Ok(JsonText(text)),
+                _ => Err("unsupported jsonb version".into()),
+            }
+        } else {
+            Ok(JsonText(raw))
+        }
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        matches!(*ty, tokio_postgres::types::Type::JSONB | tokio_postgres::types::Type::JSON)
+    }
+}
+
+/// A stored text form or null, borrowed where it holds no escapes.
+#[derive(serde::Deserialize)]
+struct Stored<'a>(#[serde(borrow)] Option<std::borrow::Cow<'a, str>>);
+
+/// A column name of a stored row.
+#[derive(serde::Deserialize, PartialEq, Eq, Hash)]
+struct Name<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
 
 /// Loads the base of `pair` for the columns of `schema`. A column the base
 /// has no value for (added to the pair since) reads as NULL.
@@ -139,18 +186,34 @@ where
         .await
         .context(what)?;
     futures_util::pin_mut!(rows);
+    let bad = |e: serde_json::Error| {
+        Error::new(ErrorKind::Other, format!("{}: a stored row is not in sheetbridge's form: {e}", what()))
+    };
+    let what_key = || format!("the base of `{}`", schema.name);
     let mut n = 0u64;
     while let Some(r) = rows.next().await {
         let r = r.context(what)?;
-        let key: serde_json::Value = r.get(0);
-        let row: serde_json::Value = r.get(1);
-        let key = parse_key(schema, &key)?;
+        // Parsed in place, no JSON tree: the base of a large pair is read on every pass.
+        let key: Vec<Stored> = serde_json::from_slice(r.get::<_, JsonText>(0).0).map_err(bad)?;
+        let row: HashMap<Name, Stored> = serde_json::from_slice(r.get::<_, JsonText>(1).0).map_err(bad)?;
+        let columns = key_columns(schema, key.len(), &what_key)?;
+        let key = columns
+            .iter()
+            .zip(&key)
+            .map(|(c, t)| match &t.0 {
+                Some(t) => parse_stored(c, t, &what_key),
+                None => Ok(Value::Null),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let values = schema
             .columns
             .iter()
-            .map(|c| parse_value(c, row.get(&c.name).unwrap_or(&serde_json::Value::Null), &what))
+            .map(|c| match row.get(&Name(std::borrow::Cow::Borrowed(c.name.as_str()))) {
+                Some(Stored(Some(t))) => parse_stored(c, t, &what),
+                _ => Ok(Value::Null),
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        f(key, values)?;
+        f(Key(key), values)?;
         n += 1;
     }
     Ok(n)
