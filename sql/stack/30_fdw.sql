@@ -38,7 +38,7 @@ AS $$
 $$;
 
 -- Makes temporary foreign tables over the remote server's catalog
--- (pg_temp.sheetbridge_remote_{namespace,class,constraint,attribute}), so
+-- (pg_temp.sheetbridge_remote_{namespace,class,constraint,attribute,type,enum}), so
 -- that it can be queried like a local one, replacing any left by an earlier
 -- call in this session. Used by the procedures below; they drop them again
 -- with sheetbridge.close_remote_catalog().
@@ -60,8 +60,15 @@ BEGIN
         'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_constraint');
     EXECUTE format(
         'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_attribute '
-        '(attrelid oid, attnum int2, attname name, attisdropped boolean) '
+        '(attrelid oid, attnum int2, attname name, atttypid oid, attisdropped boolean) '
         'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_attribute');
+    EXECUTE format(
+        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_type '
+        '(oid oid, typname name, typnamespace oid, typtype "char", typarray oid) '
+        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_type');
+    EXECUTE format(
+        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_enum (enumtypid oid, enumsortorder real, enumlabel name) '
+        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_enum');
 END
 $$;
 
@@ -73,11 +80,93 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['sheetbridge_remote_namespace', 'sheetbridge_remote_class',
-                             'sheetbridge_remote_constraint', 'sheetbridge_remote_attribute'] LOOP
+                             'sheetbridge_remote_constraint', 'sheetbridge_remote_attribute',
+                             'sheetbridge_remote_type', 'sheetbridge_remote_enum'] LOOP
         IF to_regclass('pg_temp.' || t) IS NOT NULL THEN
             EXECUTE format('DROP FOREIGN TABLE pg_temp.%I', t);
         END IF;
     END LOOP;
+END
+$$;
+
+-- Makes the enum type `type_schema`.`type_name` here have the labels
+-- `labels`, in that order: those of the enum of that name on `server` (named
+-- in errors only). A missing type is created (its schema too, when
+-- missing); one with the same labels is left as it is. When the labels here
+-- are some of the remote ones in the same order (the origin has added
+-- labels since, with ALTER TYPE ... ADD VALUE, anywhere), the missing ones
+-- are added in their places; a label the remote type lacks, or two in
+-- another order, cannot be set right without touching the rows that hold
+-- them, so that is an error naming both label lists. An added label can be
+-- stored once the caller's transaction commits (PostgreSQL's rule for
+-- ALTER TYPE ... ADD VALUE).
+CREATE OR REPLACE FUNCTION sheetbridge.ensure_enum_type(type_schema name, type_name name, labels text[], server name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    typ     oid;
+    kind    "char";
+    here    text[];
+    matched integer := 1;
+    wanted  text;
+BEGIN
+    SELECT t.oid, t.typtype INTO typ, kind
+    FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+    WHERE n.nspname = type_schema AND t.typname = type_name;
+    IF typ IS NULL THEN
+        IF to_regnamespace(quote_ident(type_schema)) IS NULL THEN
+            EXECUTE format('CREATE SCHEMA %I', type_schema);
+        END IF;
+        EXECUTE format('CREATE TYPE %I.%I AS ENUM (%s)', type_schema, type_name,
+                       (SELECT coalesce(string_agg(quote_literal(l), ', ' ORDER BY o), '')
+                        FROM unnest(labels) WITH ORDINALITY u(l, o)));
+        RAISE NOTICE 'created the enum type %.% of server %', quote_ident(type_schema), quote_ident(type_name),
+            quote_ident(server);
+        RETURN;
+    END IF;
+    IF kind <> 'e' THEN
+        RAISE EXCEPTION '%.% exists and is not an enum type; on server % it is one',
+            quote_ident(type_schema), quote_ident(type_name), quote_ident(server)
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+
+    SELECT coalesce(array_agg(e.enumlabel::text ORDER BY e.enumsortorder), '{}') INTO here
+    FROM pg_catalog.pg_enum e WHERE e.enumtypid = typ;
+    IF here = labels THEN
+        RETURN;
+    END IF;
+    -- Are the labels here the remote ones with some left out? (Labels are
+    -- unique, so matching each in turn is enough.)
+    FOREACH wanted IN ARRAY labels LOOP
+        IF matched <= cardinality(here) AND wanted = here[matched] THEN
+            matched := matched + 1;
+        END IF;
+    END LOOP;
+    IF matched <= cardinality(here) THEN
+        RAISE EXCEPTION 'the enum type %.% has the labels (%) here but (%) on server %',
+            quote_ident(type_schema), quote_ident(type_name),
+            (SELECT coalesce(string_agg(quote_literal(l), ', ' ORDER BY o), '') FROM unnest(here) WITH ORDINALITY u(l, o)),
+            (SELECT coalesce(string_agg(quote_literal(l), ', ' ORDER BY o), '') FROM unnest(labels) WITH ORDINALITY u(l, o)),
+            quote_ident(server)
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Labels missing here are added, in their places; make the others agree (ALTER TYPE ... RENAME VALUE), or drop the type here.';
+    END IF;
+    -- Each missing label goes before the next label that is here, or last.
+    matched := 1;
+    FOREACH wanted IN ARRAY labels LOOP
+        IF matched <= cardinality(here) AND wanted = here[matched] THEN
+            matched := matched + 1;
+        ELSIF matched <= cardinality(here) THEN
+            EXECUTE format('ALTER TYPE %I.%I ADD VALUE %L BEFORE %L', type_schema, type_name, wanted, here[matched]);
+        ELSE
+            EXECUTE format('ALTER TYPE %I.%I ADD VALUE %L', type_schema, type_name, wanted);
+        END IF;
+    END LOOP;
+    RAISE NOTICE 'added to the enum type %.% the labels of server % it lacked: now (%)',
+        quote_ident(type_schema), quote_ident(type_name), quote_ident(server),
+        (SELECT string_agg(quote_literal(l), ', ' ORDER BY o) FROM unnest(labels) WITH ORDINALITY u(l, o));
 END
 $$;
 
@@ -90,6 +179,10 @@ $$;
 -- there under an imported name is replaced, keeping the privileges granted
 -- on it; a relation of another kind under that name is an error. Matching
 -- nothing is an error too (a misspelt pattern should not pass for success).
+-- A foreign table's column names its remote type, which must exist here: so
+-- every enum type the imported tables' columns use (directly or as arrays)
+-- is made here first by sheetbridge.ensure_enum_type, with the remote
+-- type's schema, name and labels.
 CREATE OR REPLACE PROCEDURE sheetbridge.import_foreign_tables(
     server name, remote_schema text, local_schema name, include text, exclude text DEFAULT NULL)
 LANGUAGE plpgsql
@@ -97,6 +190,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     names    text[];
+    enums    jsonb;
+    enum_type record;
     existing record;
     grants   text[] := '{}';
     g        text;
@@ -120,6 +215,25 @@ BEGIN
       AND NOT c.relispartition
       AND c.relname::text ~ include
       AND (exclude IS NULL OR c.relname::text !~ exclude);
+    -- The enum types of their columns (an array's too), each with its
+    -- labels in order.
+    WITH used AS (
+        SELECT DISTINCT t.oid, tn.nspname, t.typname
+        FROM pg_temp.sheetbridge_remote_class c
+        JOIN pg_temp.sheetbridge_remote_namespace n ON n.oid = c.relnamespace
+        JOIN pg_temp.sheetbridge_remote_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        JOIN pg_temp.sheetbridge_remote_type t ON t.typtype = 'e' AND (t.oid = a.atttypid OR t.typarray = a.atttypid)
+        JOIN pg_temp.sheetbridge_remote_namespace tn ON tn.oid = t.typnamespace
+        WHERE n.nspname = remote_schema AND c.relname::text = ANY (names)
+    )
+    SELECT jsonb_agg(jsonb_build_object('schema', u.nspname, 'name', u.typname, 'labels', u.labels)
+                     ORDER BY u.nspname, u.typname)
+    INTO enums
+    FROM (SELECT used.nspname, used.typname,
+                 coalesce(array_agg(l.enumlabel::text ORDER BY l.enumsortorder)
+                          FILTER (WHERE l.enumlabel IS NOT NULL), '{}') AS labels
+          FROM used LEFT JOIN pg_temp.sheetbridge_remote_enum l ON l.enumtypid = used.oid
+          GROUP BY used.oid, used.nspname, used.typname) u;
     PERFORM sheetbridge.close_remote_catalog();
 
     IF NOT schema_found THEN
@@ -132,6 +246,14 @@ BEGIN
             coalesce(quote_literal(exclude), 'nothing')
             USING ERRCODE = 'no_data_found';
     END IF;
+
+    FOR enum_type IN
+        SELECT e->>'schema' AS nsp, e->>'name' AS typ,
+               ARRAY(SELECT l FROM jsonb_array_elements_text(e->'labels') WITH ORDINALITY j(l, o) ORDER BY o) AS labels
+        FROM jsonb_array_elements(coalesce(enums, '[]')) e
+    LOOP
+        PERFORM sheetbridge.ensure_enum_type(enum_type.nsp, enum_type.typ, enum_type.labels, server);
+    END LOOP;
 
     IF to_regnamespace(quote_ident(local_schema)) IS NULL THEN
         EXECUTE format('CREATE SCHEMA %I', local_schema);
@@ -540,7 +662,7 @@ $$;
 -- The stack's administrators call these; pg_cron's refresh jobs run
 -- refresh_table as sheetbridge_refresh.
 REVOKE ALL ON FUNCTION sheetbridge.open_remote_catalog(name), sheetbridge.close_remote_catalog(),
-    sheetbridge.source_key(regclass) FROM PUBLIC;
+    sheetbridge.source_key(regclass), sheetbridge.ensure_enum_type(name, name, text[], name) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE sheetbridge.import_foreign_tables(name, text, name, text, text),
     sheetbridge.create_local_copy(regclass, text, text[]),
     sheetbridge.refresh_table(regclass, regclass, integer) FROM PUBLIC;

@@ -1,7 +1,8 @@
 -- sheetbridge.import_foreign_tables: a regular expression over the remote
--- catalog, exclusions, names that need quoting, re-running.
+-- catalog, exclusions, names that need quoting, re-running, the enum types
+-- of the remote columns.
 BEGIN;
-SELECT plan(17);
+SELECT plan(28);
 
 CREATE FUNCTION pg_temp.foreign_tables(nsp name) RETURNS text[] LANGUAGE sql AS $$
     SELECT array_agg(c.relname::text ORDER BY c.relname::text COLLATE "C")
@@ -47,6 +48,55 @@ SELECT is_empty(
 SELECT ok(has_table_privilege('sheetbridge_refresh', 't_import.orders', 'SELECT'),
     'a privilege granted on an imported table survives the re-import');
 SELECT is((SELECT count(*) FROM t_import."Order Lines"), 2::bigint, 'the re-imported table reads the remote one');
+
+-- The enum types the columns use are made here first: the remote schema
+-- (made when missing), name and labels, in order.
+SELECT ok(to_regtype('"Shop"."Order State"') IS NULL AND to_regtype('imp.mood') IS NULL,
+    'no enum type of the origin is here before its tables are imported');
+CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_enums', '^(Stateful Orders|moods)$');
+SELECT is(pg_temp.foreign_tables('t_enums'), ARRAY['Stateful Orders', 'moods'],
+    'tables with enum and enum array columns are imported');
+SELECT is(enum_range(NULL::"Shop"."Order State")::text[], ARRAY['new', 'it''s paid', 'Shipped "fast"'],
+    'an enum type whose schema, name and labels need quoting is made with the remote labels, in order');
+SELECT is(enum_range(NULL::imp.mood)::text[], ARRAY['sad', 'ok', 'happy'],
+    'an enum type only an array column uses is made too');
+SELECT is((SELECT ARRAY[state::text] || history::text[] FROM t_enums."Stateful Orders" WHERE id = 2),
+    ARRAY['it''s paid', 'new', 'it''s paid'], 'the enum and enum array columns read the remote values');
+SELECT is((SELECT moods::text[] FROM t_enums.moods WHERE id = 1), ARRAY['sad', 'happy'],
+    'an enum array column reads the remote values');
+
+-- An enum type here with the same labels is kept as it is.
+CREATE TEMP TABLE enum_before AS SELECT to_regtype('"Shop"."Order State"')::oid AS oid;
+CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_enums', '^(Stateful Orders|moods)$');
+SELECT is(to_regtype('"Shop"."Order State"')::oid, (SELECT oid FROM enum_before),
+    'an enum type here with the same labels is kept');
+
+-- One with other labels, or in another order, is an error naming both lists;
+-- one that lacks some of the remote labels gets them, in their places.
+DROP TYPE imp.mood CASCADE;
+CREATE TYPE imp.mood AS ENUM ('happy', 'sad');
+SELECT throws_ok(
+    $$CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_enums', '^moods$')$$,
+    '42804', 'the enum type imp.mood has the labels (''happy'', ''sad'') here but (''sad'', ''ok'', ''happy'') on server origin',
+    'an enum type here with its labels in another order is an error naming both lists');
+DROP TYPE imp.mood;
+CREATE TYPE imp.mood AS ENUM ('sad', 'meh', 'happy');
+SELECT throws_ok(
+    $$CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_enums', '^moods$')$$,
+    '42804', 'the enum type imp.mood has the labels (''sad'', ''meh'', ''happy'') here but (''sad'', ''ok'', ''happy'') on server origin',
+    'an enum type here with a label the remote one lacks is an error naming both lists');
+DROP TYPE imp.mood;
+CREATE TYPE imp.mood AS ENUM ('ok');
+CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_enums', '^moods$');
+-- (From pg_enum: a label added in this transaction is not usable before it commits.)
+SELECT is((SELECT array_agg(enumlabel::text ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = 'imp.mood'::regtype),
+    ARRAY['sad', 'ok', 'happy'], 'labels the enum type here lacks are added, in their places');
+DROP TYPE imp.mood CASCADE;
+CREATE DOMAIN imp.mood AS text;
+SELECT throws_ok(
+    $$CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_enums', '^moods$')$$,
+    '42804', 'imp.mood exists and is not an enum type; on server origin it is one',
+    'a type of another kind under the enum''s name is an error');
 
 -- Errors name the thing.
 SELECT throws_ok(

@@ -104,37 +104,8 @@ SQL
 # shellcheck disable=SC2153 # checked above, through ${!v}
 say "foreign server origin: $STACK_ORIGIN_USER@$STACK_ORIGIN_HOST:$STACK_ORIGIN_PORT/$STACK_ORIGIN_DB"
 
-# 4. The origin's tables, by regular expression. A foreign table names the remote types of
-# its columns, so the enum types those tables use are made here first (same schema, name
-# and labels), read from the origin's catalog through the foreign server.
-run_sql -v remote="$remote_schema" -v include="$include" -v exclude="$exclude" \
-  <<'SQL' || die "making the origin's enum types failed (above)"
-CREATE FOREIGN TABLE pg_temp.origin_namespace (oid oid, nspname name)
-    SERVER origin OPTIONS (schema_name 'pg_catalog', table_name 'pg_namespace');
-CREATE FOREIGN TABLE pg_temp.origin_class (oid oid, relname name, relnamespace oid)
-    SERVER origin OPTIONS (schema_name 'pg_catalog', table_name 'pg_class');
-CREATE FOREIGN TABLE pg_temp.origin_attribute (attrelid oid, attnum int2, atttypid oid, attisdropped boolean)
-    SERVER origin OPTIONS (schema_name 'pg_catalog', table_name 'pg_attribute');
-CREATE FOREIGN TABLE pg_temp.origin_type (oid oid, typname name, typnamespace oid, typtype "char", typarray oid)
-    SERVER origin OPTIONS (schema_name 'pg_catalog', table_name 'pg_type');
-CREATE FOREIGN TABLE pg_temp.origin_enum (enumtypid oid, enumsortorder real, enumlabel name)
-    SERVER origin OPTIONS (schema_name 'pg_catalog', table_name 'pg_enum');
-WITH enums AS (
-    SELECT DISTINCT tn.nspname, t.typname, t.oid
-    FROM pg_temp.origin_class c
-    JOIN pg_temp.origin_namespace n ON n.oid = c.relnamespace
-    JOIN pg_temp.origin_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-    JOIN pg_temp.origin_type t ON (t.oid = a.atttypid OR t.typarray = a.atttypid) AND t.typtype = 'e'
-    JOIN pg_temp.origin_namespace tn ON tn.oid = t.typnamespace
-    WHERE n.nspname = :'remote' AND c.relname ~ :'include' AND (:'exclude' = '' OR c.relname !~ :'exclude')
-)
-SELECT format('CREATE SCHEMA IF NOT EXISTS %I', e.nspname),
-       format('CREATE TYPE %I.%I AS ENUM (%s)', e.nspname, e.typname,
-              (SELECT string_agg(quote_literal(l.enumlabel), ', ' ORDER BY l.enumsortorder)
-               FROM pg_temp.origin_enum l WHERE l.enumtypid = e.oid))
-FROM enums e
-WHERE to_regtype(format('%I.%I', e.nspname, e.typname)) IS NULL \gexec
-SQL
+# 4. The origin's tables, by regular expression (the procedure makes the enum types their
+# columns use first, with the origin's schema, name and labels).
 run_sql -v remote="$remote_schema" -v local="$foreign_schema" -v include="$include" -v exclude="$exclude" \
   <<'SQL' || die "importing the tables of the origin's schema $remote_schema matching '$include' failed (above)"
 CALL sheetbridge.import_foreign_tables('origin', :'remote', :'local', :'include', NULLIF(:'exclude', ''));
