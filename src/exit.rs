@@ -43,17 +43,22 @@ pub fn code_for(err: &anyhow::Error) -> Code {
             return Code::Connection;
         }
         if let Some(e) = cause.downcast_ref::<sheetbridge_core::Error>() {
-            return match e.kind() {
-                ErrorKind::Conversion | ErrorKind::InvalidInput | ErrorKind::SchemaMismatch => Code::BadInput,
-                ErrorKind::LimitExceeded | ErrorKind::NotFound => Code::BadInput,
-                ErrorKind::Conflict => Code::Conflict,
-                ErrorKind::Locked => Code::Locked,
-                ErrorKind::Unauthorized => Code::Connection,
-                _ => Code::Failure,
-            };
+            return code_for_kind(e.kind());
         }
     }
     Code::Failure
+}
+
+/// The exit code for a connector error of this kind.
+pub fn code_for_kind(kind: &ErrorKind) -> Code {
+    match kind {
+        ErrorKind::Conversion | ErrorKind::InvalidInput | ErrorKind::SchemaMismatch => Code::BadInput,
+        ErrorKind::LimitExceeded | ErrorKind::NotFound => Code::BadInput,
+        ErrorKind::Conflict => Code::Conflict,
+        ErrorKind::Locked => Code::Locked,
+        ErrorKind::Unauthorized => Code::Connection,
+        _ => Code::Failure,
+    }
 }
 
 /// The error chain as one message: each cause once, skipping a cause whose

@@ -50,10 +50,26 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<Code> {
         )
         .into());
     }
-    Ok(match reports.iter().map(|r| r.status).find(|s| *s == "failed" || *s == "partial") {
-        Some(_) => Code::Failure,
+    Ok(exit_code(&reports))
+}
+
+/// Success when no pass failed; when some did, the code of their error if
+/// they all share it (3 when every failure was bad input, say), else 1.
+/// A partial pass is a failure (1).
+fn exit_code(reports: &[PairReport]) -> Code {
+    let codes: Vec<Code> = reports
+        .iter()
+        .filter_map(|r| match (r.status, &r.error_kind) {
+            ("failed", Some(kind)) => Some(crate::exit::code_for_kind(kind)),
+            ("failed" | "partial", _) => Some(Code::Failure),
+            _ => None,
+        })
+        .collect();
+    match codes.first() {
         None => Code::Success,
-    })
+        Some(first) if codes.iter().all(|c| c == first) => *first,
+        Some(_) => Code::Failure,
+    }
 }
 
 /// Runs every selected pair once; a pair's failure does not stop the others.
@@ -101,7 +117,7 @@ pub async fn sync_one(
     google: Option<&SheetsClient>,
     options: &SyncOptions,
 ) -> PairReport {
-    let failed = |pair: &PairConfig, status: &'static str, error: String| PairReport {
+    let failed = |pair: &PairConfig, status: &'static str, error: &sheetbridge_core::Error| PairReport {
         pair: pair.name.clone(),
         status,
         dry_run: options.dry_run,
@@ -115,18 +131,23 @@ pub async fn sync_one(
         wrote: false,
         api_calls: 0,
         quota_wait_seconds: 0.0,
-        error: Some(error),
+        error: Some(error.to_string()),
+        error_kind: Some(error.kind().clone()),
         seconds: 0.0,
     };
     let side = match engine::sheet_side(pair, google) {
         Ok(side) => side,
-        Err(e) => return failed(pair, "failed", e.to_string()),
+        Err(e) => return failed(pair, "failed", &e),
     };
     let key = pair_lock_key(&pair.name);
     match try_advisory_lock(conn, key).await {
         Ok(true) => {}
-        Ok(false) => return failed(pair, "skipped", "another sheetbridge is syncing this pair".into()),
-        Err(e) => return failed(pair, "failed", e.to_string()),
+        Ok(false) => {
+            let busy =
+                sheetbridge_core::Error::new(ErrorKind::Locked, "another sheetbridge is syncing this pair");
+            return failed(pair, "skipped", &busy);
+        }
+        Err(e) => return failed(pair, "failed", &e),
     }
     // The report of a pass an error stopped keeps what it planned and wrote, and its status.
     let result = engine::sync_pair_report(conn, pair, &side, options).await;
@@ -135,7 +156,7 @@ pub async fn sync_one(
         Ok((report, _)) => report,
         Err(e) => {
             let status = if e.kind() == &ErrorKind::Locked { "skipped" } else { "failed" };
-            failed(pair, status, e.to_string())
+            failed(pair, status, &e)
         }
     }
 }

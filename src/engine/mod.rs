@@ -92,6 +92,9 @@ pub struct PairReport {
     /// Seconds this pass waited for the credential's API quota.
     pub quota_wait_seconds: f64,
     pub error: Option<String>,
+    /// What kind of error stopped the pass, for the exit code.
+    #[serde(skip)]
+    pub error_kind: Option<ErrorKind>,
     pub seconds: f64,
 }
 
@@ -204,6 +207,7 @@ pub async fn sync_pair_report(
         api_calls: 0,
         quota_wait_seconds: 0.0,
         error: None,
+        error_kind: None,
         seconds: 0.0,
     };
     let result = pass(conn, pair, side, options, run_id, &mut report).await;
@@ -222,6 +226,7 @@ pub async fn sync_pair_report(
     report.status = status.as_str();
     if let Err(e) = &result {
         report.error = Some(e.to_string());
+        report.error_kind = Some(e.kind().clone());
     }
     if let Some(id) = run_id {
         let counts = serde_json::json!({
@@ -294,6 +299,7 @@ async fn pass(
     // are kept for the merge (memory follows the changes, not the table).
     let (table_rows, mut base, unchanged, table_count) =
         narrow(conn, pair, &schema, &columns, &sheet.rows, &decided).await?;
+    let sheet_count = sheet.rows.len();
     let mut sheet_rows: merge::Snapshot = HashMap::new();
     let wanted = |k: &Key| !unchanged.contains(k);
     if matches!(side, SheetSide::Google { .. }) {
@@ -302,7 +308,6 @@ async fn pass(
     } else {
         sheet_rows.extend(sheet.rows.iter().filter(|(k, _)| wanted(k)).map(|(k, r)| (k.clone(), r.clone())));
     }
-    let sheet_count = sheet.order.len();
     let unchanged_rows = unchanged.len();
     drop(unchanged);
 
@@ -402,7 +407,7 @@ async fn narrow(
     decided: &HashSet<Key>,
 ) -> Result<(merge::Snapshot, state::BaseRows, HashSet<Key>, u64), Error> {
     let mut table_rows: merge::Snapshot = HashMap::new();
-    let mut agreed: HashSet<Key> = HashSet::new();
+    let mut agreed: HashSet<Key> = HashSet::with_capacity(sheet.len());
     let table_count = table::scan(conn, &pair.table, schema, columns, |key, row| {
         if !decided.contains(&key) && sheet.get(&key).is_some_and(|s| s.as_slice() == row) {
             agreed.insert(key);

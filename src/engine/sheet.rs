@@ -25,7 +25,8 @@ pub struct SheetSnapshot {
     pub exists: bool,
     /// Rows with a complete key, in schema column order.
     pub rows: HashMap<Key, Vec<Value>>,
-    /// The keys in the sheet's row order, with their sheet row numbers.
+    /// The keys in the sheet's row order, with their sheet row numbers (a
+    /// workbook's; a Google tab is written by key, so its order is not kept).
     pub order: Vec<(Key, u32)>,
     /// Rows whose key is empty (typed by a person; the table gives them one).
     pub keyless: Vec<(u32, Vec<Value>)>,
@@ -119,7 +120,12 @@ impl SheetSide {
                 }
             }
         }
-        keyed(&self.label(), schema, rows)
+        let mut snapshot = keyed(&self.label(), schema, rows)?;
+        if matches!(self, SheetSide::Google { .. }) {
+            // A tab is written by key, never by its order: the keys need not be held twice.
+            snapshot.order = Vec::new();
+        }
+        Ok(snapshot)
     }
 }
 
@@ -152,8 +158,12 @@ fn full_row(schema: &TableSchema, columns: &[usize], values: &mut [Value]) -> Ve
 
 /// Splits rows into keyed and keyless ones; a key on two rows is an error naming both.
 fn keyed(label: &str, schema: &TableSchema, rows: Vec<(u32, Vec<Value>)>) -> Result<SheetSnapshot, Error> {
-    let mut snapshot = SheetSnapshot { exists: true, ..SheetSnapshot::default() };
-    let mut seen: HashMap<Key, u32> = HashMap::new();
+    let mut snapshot = SheetSnapshot {
+        exists: true,
+        rows: HashMap::with_capacity(rows.len()),
+        order: Vec::with_capacity(rows.len()),
+        keyless: Vec::new(),
+    };
     let mut repeated = Vec::new();
     for (n, row) in rows {
         let key = schema.key_of(&row);
@@ -161,11 +171,12 @@ fn keyed(label: &str, schema: &TableSchema, rows: Vec<(u32, Vec<Value>)>) -> Res
             snapshot.keyless.push((n, row));
             continue;
         }
-        if let Some(first) = seen.get(&key) {
+        if snapshot.rows.contains_key(&key) {
+            // Only on the way to an error: the first row of the key, by a scan.
+            let first = snapshot.order.iter().find(|(k, _)| *k == key).map_or(0, |(_, n)| *n);
             repeated.push(format!("key {key} on rows {first} and {n}"));
             continue;
         }
-        seen.insert(key.clone(), n);
         snapshot.order.push((key.clone(), n));
         snapshot.rows.insert(key, row);
     }

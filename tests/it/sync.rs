@@ -615,3 +615,28 @@ fn a_tab_made_by_export_is_in_agreement_with_its_table_on_the_first_sync() {
     assert_eq!(out[0]["to_table"]["updated_cells"], 0, "{out:?}");
     assert_eq!(out[0]["to_sheet"]["updated_cells"], 0, "{out:?}");
 }
+
+#[test]
+fn a_key_typed_on_two_rows_of_the_sheet_stops_the_pass_naming_both_rows() {
+    let paired = Paired::new("");
+    let (url, google, id, file) = (&paired.url, &paired.google, &paired.id, paired.file.as_str());
+    let (k, n) = (column_letter(google, id, "id"), column_letter(google, id, "notes"));
+    // A person copies order 1's id into row 4 and edits a note: nothing may be written.
+    let first_id = cell(google, id, 2, "id");
+    google
+        .emulator
+        .with_sheets(|s| {
+            s.set_values(id, &format!("Orders!{k}4"), vec![vec![first_id.clone()]])?;
+            s.set_values(id, &format!("Orders!{n}5"), vec![vec![serde_json::json!("edited")]])
+        })
+        .expect("a person edits the tab");
+    let before = psql(url, "SELECT notes FROM shop.orders ORDER BY id LIMIT 5");
+    let out = google.run(&["sync", "--config", file]);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("a key may stand on one row only") && said.contains("on rows 2 and 4"), "{said}");
+    assert_eq!(psql(url, "SELECT notes FROM shop.orders ORDER BY id LIMIT 5"), before);
+    let failed =
+        psql(url, "SELECT status FROM sheetbridge.run WHERE pair = 'orders' ORDER BY id DESC LIMIT 1");
+    assert_eq!(failed, "failed");
+}
