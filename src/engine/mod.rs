@@ -312,10 +312,15 @@ async fn pass(
     drop(unchanged);
 
     let decided_holds = settle(&schema, &decisions, &mut base, &table_rows, &sheet_rows)?;
-    let mut plan = merge::merge(&schema, &settings, &base, &table_rows, &sheet_rows)?;
+    // The rows a decided hold needs after the merge, which takes the rest.
+    let held_rows = |rows: &merge::Snapshot| -> merge::Snapshot {
+        decided_holds.iter().filter_map(|(k, _, _)| rows.get(k).map(|r| (k.clone(), r.clone()))).collect()
+    };
+    let (held_table, held_sheet) = (held_rows(&table_rows), held_rows(&sheet_rows));
+    let mut plan = merge::merge_owned(&schema, &settings, &base, table_rows, sheet_rows)?;
     plan.counts.keys += unchanged_rows;
     plan.counts.unchanged_rows += unchanged_rows;
-    carry_out_holds(&decided_holds, &mut plan, &table_rows, &sheet_rows);
+    carry_out_holds(&decided_holds, &mut plan, &held_table, &held_sheet);
     report.to_table = SideCounts::planned(&plan.to_table);
     report.to_sheet = SideCounts::planned(&plan.to_sheet);
     report.conflicts = plan.conflicts.iter().map(|c| c.describe(&schema).to_string()).collect();
@@ -326,8 +331,6 @@ async fn pass(
     let rows = table_count.max(sheet_count as u64);
     // The plan holds what is left to write.
     drop(base);
-    drop(table_rows);
-    drop(sheet_rows);
     if pair.max_deletes.exceeded(deletes, rows) && !options.allow_deletes {
         report.needs_confirmation = true;
         return Err(Error::new(

@@ -161,6 +161,7 @@
 //!   not copied. A delete threshold ("stop when a run would delete more than
 //!   N rows") is the caller's: the counts are the deletes' lengths.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -587,36 +588,84 @@ pub fn merge(
     table: &Snapshot,
     sheet: &Snapshot,
 ) -> Result<MergePlan, Error> {
+    merge_rows(schema, settings, base, Rows::Borrowed(table), Rows::Borrowed(sheet))
+}
+
+/// [`merge`], consuming the table's and the sheet's rows: a row that goes
+/// to the other side whole (an insert) is moved into the plan rather than
+/// copied, so a first sync of a large table holds each row twice (the
+/// insert and the new base), not three times. The plan is the same.
+pub fn merge_owned(
+    schema: &TableSchema,
+    settings: &MergeSettings,
+    base: &Snapshot,
+    table: Snapshot,
+    sheet: Snapshot,
+) -> Result<MergePlan, Error> {
+    merge_rows(schema, settings, base, Rows::Owned(table), Rows::Owned(sheet))
+}
+
+/// One side's rows, lent or given to the merge.
+enum Rows<'a> {
+    Borrowed(&'a Snapshot),
+    Owned(Snapshot),
+}
+
+impl<'a> Rows<'a> {
+    fn map(&self) -> &Snapshot {
+        match self {
+            Rows::Borrowed(m) => m,
+            Rows::Owned(m) => m,
+        }
+    }
+
+    /// The row under `key`: lent, or taken out of an owned snapshot.
+    fn take(&mut self, key: &Key) -> Option<Cow<'a, [Value]>> {
+        match self {
+            Rows::Borrowed(m) => m.get(key).map(|r| Cow::Borrowed(r.as_slice())),
+            Rows::Owned(m) => m.remove(key).map(Cow::Owned),
+        }
+    }
+}
+
+fn merge_rows(
+    schema: &TableSchema,
+    settings: &MergeSettings,
+    base: &Snapshot,
+    mut table_rows: Rows<'_>,
+    mut sheet_rows: Rows<'_>,
+) -> Result<MergePlan, Error> {
     let flows = flows(schema, settings)?;
     let keys = schema.key_indices();
+    let (table, sheet) = (table_rows.map(), sheet_rows.map());
     check_rows(schema, &keys, [("base", base), ("table", table), ("sheet", sheet)])?;
 
     // Pass 1: every key once; those equal on all three sides need nothing.
     let mut counts = MergeCounts::default();
-    let mut touched: Vec<&Key> = Vec::new();
+    let mut touched: Vec<Key> = Vec::new();
     for (k, t) in table {
         counts.keys += 1;
         match (base.get(k), sheet.get(k)) {
             (Some(b), Some(s)) if t == s && t == b => counts.unchanged_rows += 1,
-            _ => touched.push(k),
+            _ => touched.push(k.clone()),
         }
     }
     for k in sheet.keys().filter(|k| !table.contains_key(*k)) {
         counts.keys += 1;
-        touched.push(k);
+        touched.push(k.clone());
     }
     for k in base.keys().filter(|k| !table.contains_key(*k) && !sheet.contains_key(*k)) {
         counts.keys += 1;
-        touched.push(k);
+        touched.push(k.clone());
     }
-    touched.sort_unstable_by(|a, b| cmp_keys(a, b));
+    touched.sort_unstable_by(cmp_keys);
 
     // Pass 2: the keys that need something, in key order.
     let mut m = Merger { settings, flows: &flows, plan: MergePlan::default() };
-    for k in touched {
+    for k in &touched {
         let b = base.get(k);
-        match (table.get(k), sheet.get(k)) {
-            (Some(t), Some(s)) => m.both_present(k, b, t, s),
+        match (table_rows.take(k), sheet_rows.take(k)) {
+            (Some(t), Some(s)) => m.both_present(k, b, &t, &s),
             (Some(t), None) => m.one_side(k, b, Side::Table, t),
             (None, Some(s)) => m.one_side(k, b, Side::Sheet, s),
             (None, None) => m.plan.base.drop.push(k.clone()),
@@ -817,19 +866,21 @@ impl Merger<'_> {
 
     /// The row is on `present` only: an insert there, or a deletion on the
     /// other side.
-    fn one_side(&mut self, key: &Key, b: Option<&Vec<Value>>, present: Side, row: &[Value]) {
+    fn one_side(&mut self, key: &Key, b: Option<&Vec<Value>>, present: Side, row: Cow<'_, [Value]>) {
         let absent = present.other();
         let source = self.settings.direction.source();
         let Some(b) = b else {
             if source == Some(absent) {
                 // A one-way pair's target has a row its source never had.
-                self.deletion_stands(key, None, absent, row);
+                self.deletion_stands(key, None, absent, &row);
             } else {
-                self.changes(absent).inserts.push(row.to_vec());
-                self.set_base(key, row.to_vec());
+                let row = row.into_owned();
+                self.set_base(key, row.clone());
+                self.changes(absent).inserts.push(row);
             }
             return;
         };
+        let row: &[Value] = &row;
         let edited = b.as_slice() != row;
         let rows = |b: &Vec<Value>| {
             let (table, sheet) = match present {

@@ -222,6 +222,14 @@ proptest! {
 
     /// A second merge with the new base and the sides as written changes
     /// nothing; only what is still open, held or ignored is reported again.
+    /// Giving the merge the rows instead of lending them changes nothing in the plan.
+    #[test]
+    fn the_owning_merge_makes_the_same_plan(sc in scenario()) {
+        let owned = merge_owned(&sc.schema, &sc.settings, &sc.base, sc.table.clone(), sc.sheet.clone())
+            .expect("rows fit the schema");
+        prop_assert_eq!(owned, sc.merge());
+    }
+
     #[test]
     fn merging_twice_changes_nothing(sc in scenario()) {
         let plan = sc.merge();
