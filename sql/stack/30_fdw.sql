@@ -38,7 +38,9 @@ AS $$
 $$;
 
 -- Makes temporary foreign tables over the remote server's catalog
--- (pg_temp.sheetbridge_remote_{namespace,class,constraint,attribute,type,enum}), so
+-- (pg_temp.sheetbridge_remote_{namespace,class,constraint,attribute,type,enum},
+-- and sheetbridge_remote_{domains,check_constraints} over the views of its
+-- information_schema, which deparse what the catalog holds as node trees), so
 -- that it can be queried like a local one, replacing any left by an earlier
 -- call in this session. Used by the procedures below; they drop them again
 -- with sheetbridge.close_remote_catalog().
@@ -56,7 +58,8 @@ BEGIN
         '(oid oid, relname name, relnamespace oid, relkind "char", relispartition boolean) '
         'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_class');
     EXECUTE format(
-        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_constraint (conrelid oid, contype "char", conkey int2[]) '
+        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_constraint '
+        '(conname name, connamespace oid, conrelid oid, contypid oid, contype "char", conkey int2[]) '
         'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_constraint');
     EXECUTE format(
         'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_attribute '
@@ -64,11 +67,23 @@ BEGIN
         'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_attribute');
     EXECUTE format(
         'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_type '
-        '(oid oid, typname name, typnamespace oid, typtype "char", typarray oid) '
+        '(oid oid, typname name, typnamespace oid, typtype "char", typlen int2, typelem oid, typarray oid, '
+        'typbasetype oid, typtypmod int4, typnotnull boolean, typdefault text) '
         'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_type');
     EXECUTE format(
         'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_enum (enumtypid oid, enumsortorder real, enumlabel name) '
         'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_enum');
+    -- domain_default is pg_get_expr(typdefaultbin), deparsed on the remote
+    -- with postgres_fdw's search_path (pg_catalog): names outside it come
+    -- schema-qualified. check_clause is pg_get_constraintdef() without its
+    -- leading `CHECK `, shown only for types the remote user's roles own.
+    EXECUTE format(
+        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_domains (domain_schema text, domain_name text, domain_default text) '
+        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'information_schema', 'domains');
+    EXECUTE format(
+        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_check_constraints '
+        '(constraint_schema text, constraint_name text, check_clause text) '
+        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'information_schema', 'check_constraints');
 END
 $$;
 
@@ -81,7 +96,8 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['sheetbridge_remote_namespace', 'sheetbridge_remote_class',
                              'sheetbridge_remote_constraint', 'sheetbridge_remote_attribute',
-                             'sheetbridge_remote_type', 'sheetbridge_remote_enum'] LOOP
+                             'sheetbridge_remote_type', 'sheetbridge_remote_enum',
+                             'sheetbridge_remote_domains', 'sheetbridge_remote_check_constraints'] LOOP
         IF to_regclass('pg_temp.' || t) IS NOT NULL THEN
             EXECUTE format('DROP FOREIGN TABLE pg_temp.%I', t);
         END IF;
@@ -170,6 +186,178 @@ BEGIN
 END
 $$;
 
+-- Whether `expr` (a default or CHECK expression as the remote catalog
+-- deparses it) can be put into a statement here as one expression: no `;`,
+-- `$`, `--` or `/*` outside its string literals and quoted identifiers, and
+-- every one of those closed. Remote text is run as DDL here, so text that
+-- could end the statement or hide part of it is refused, whatever server
+-- sent it.
+CREATE OR REPLACE FUNCTION sheetbridge.is_one_expression(expr text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n      integer := length(expr);
+    i      integer := 1;
+    c      text;
+    quote  text;
+    escape boolean;
+BEGIN
+    WHILE i <= n LOOP
+        c := substr(expr, i, 1);
+        IF c IN ('''', '"') THEN
+            quote := c;
+            -- E'...' takes backslash escapes, when the E starts a token.
+            escape := c = '''' AND i > 1 AND substr(expr, i - 1, 1) IN ('e', 'E')
+                      AND (i = 2 OR substr(expr, i - 2, 1) !~ '[[:alnum:]_$]' AND ascii(substr(expr, i - 2, 1)) < 128);
+            i := i + 1;
+            LOOP
+                IF i > n THEN
+                    RETURN false;
+                END IF;
+                c := substr(expr, i, 1);
+                IF escape AND c = chr(92) THEN
+                    i := i + 2;
+                ELSIF c = quote AND substr(expr, i + 1, 1) = quote THEN
+                    i := i + 2;
+                ELSIF c = quote THEN
+                    EXIT;
+                ELSE
+                    i := i + 1;
+                END IF;
+            END LOOP;
+        ELSIF c IN (';', '$') OR substr(expr, i, 2) IN ('--', '/*') THEN
+            RETURN false;
+        END IF;
+        i := i + 1;
+    END LOOP;
+    RETURN true;
+END
+$$;
+
+-- Makes the domain `type_schema`.`type_name` here, as it is on `server`
+-- (named in messages only): over the type `base_schema`.`base_name` (its
+-- array type when `base_is_array`) with the type modifier `base_typmod`,
+-- NOT NULL when `not_null`, with the default expression `default_expr` and
+-- the CHECK constraints named `check_names` whose texts are `check_clauses`
+-- (as information_schema.check_constraints gives them: what
+-- pg_get_constraintdef() gives without its `CHECK `; NULL where the remote
+-- would not show it). The base type must be here already. A missing domain
+-- is created (its schema too, when missing). A domain of that name over the
+-- same base type is kept as it is: its default and constraints are not
+-- compared. Any other type of that name is an error saying what each side
+-- has. A constraint whose text the remote did not show is left out, with a
+-- WARNING naming it.
+CREATE OR REPLACE FUNCTION sheetbridge.ensure_domain_type(
+    type_schema name, type_name name, base_schema name, base_name name, base_is_array boolean,
+    base_typmod integer, not_null boolean, default_expr text, check_names text[], check_clauses text[],
+    server name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base       oid;
+    base_array oid;
+    base_text  text;
+    typ        oid;
+    kind       "char";
+    here_base  oid;
+    here_mod   integer;
+    clause     text;
+    valid      boolean;
+    hidden     text[] := '{}';
+    failure    text;
+    state      text;
+BEGIN
+    SELECT t.oid, t.typarray INTO base, base_array
+    FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+    WHERE n.nspname = base_schema AND t.typname = base_name;
+    IF base IS NULL THEN
+        RAISE EXCEPTION 'the domain %.% of server % is over the type %, which is not here',
+            quote_ident(type_schema), quote_ident(type_name), quote_ident(server),
+            format('%I.%I%s', base_schema, base_name, CASE WHEN base_is_array THEN '[]' ELSE '' END)
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create that type here first (an extension''s: install the extension).';
+    END IF;
+    IF base_is_array THEN
+        base := nullif(base_array, 0);
+        IF base IS NULL THEN
+            RAISE EXCEPTION 'the domain %.% of server % is over an array of %.%, which has no array type here',
+                quote_ident(type_schema), quote_ident(type_name), quote_ident(server),
+                quote_ident(base_schema), quote_ident(base_name)
+                USING ERRCODE = 'undefined_object';
+        END IF;
+    END IF;
+    base_text := format_type(base, base_typmod);
+
+    SELECT t.oid, t.typtype, t.typbasetype, t.typtypmod INTO typ, kind, here_base, here_mod
+    FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+    WHERE n.nspname = type_schema AND t.typname = type_name;
+    IF typ IS NOT NULL THEN
+        IF kind = 'd' AND here_base = base AND here_mod = base_typmod THEN
+            RETURN;
+        END IF;
+        RAISE EXCEPTION '%.% here is %; on server % it is a domain over %',
+            quote_ident(type_schema), quote_ident(type_name),
+            CASE kind WHEN 'd' THEN 'a domain over ' || format_type(here_base, here_mod)
+                      WHEN 'e' THEN 'an enum type' WHEN 'c' THEN 'a composite type'
+                      WHEN 'r' THEN 'a range type' WHEN 'm' THEN 'a multirange type'
+                      WHEN 'p' THEN 'a pseudo-type' ELSE 'a base type' END,
+            quote_ident(server), base_text
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Make the type here agree with the origin''s (or drop it here, and let the import make it).';
+    END IF;
+
+    IF default_expr IS NOT NULL AND NOT sheetbridge.is_one_expression(default_expr) THEN
+        RAISE EXCEPTION 'server % gave the default of the domain %.% as %, which is not one expression: refused',
+            quote_ident(server), quote_ident(type_schema), quote_ident(type_name), quote_literal(default_expr)
+            USING ERRCODE = 'syntax_error';
+    END IF;
+    IF to_regnamespace(quote_ident(type_schema)) IS NULL THEN
+        EXECUTE format('CREATE SCHEMA %I', type_schema);
+    END IF;
+    EXECUTE format('CREATE DOMAIN %I.%I AS %s%s%s', type_schema, type_name, base_text,
+                   CASE WHEN default_expr IS NOT NULL THEN format(' DEFAULT (%s)', default_expr) ELSE '' END,
+                   CASE WHEN not_null THEN ' NOT NULL' ELSE '' END);
+    FOR i IN 1 .. coalesce(cardinality(check_names), 0) LOOP
+        clause := check_clauses[i];
+        IF clause IS NULL THEN
+            hidden := hidden || check_names[i];
+            CONTINUE;
+        END IF;
+        valid := clause !~ ' NOT VALID$';
+        IF NOT valid THEN
+            clause := left(clause, -length(' NOT VALID'));
+        END IF;
+        IF NOT sheetbridge.is_one_expression(clause) THEN
+            RAISE EXCEPTION 'server % gave the constraint % of the domain %.% as %, which is not one expression: refused',
+                quote_ident(server), quote_ident(check_names[i]), quote_ident(type_schema), quote_ident(type_name),
+                quote_literal(check_clauses[i])
+                USING ERRCODE = 'syntax_error';
+        END IF;
+        BEGIN
+            EXECUTE format('ALTER DOMAIN %I.%I ADD CONSTRAINT %I CHECK (%s)%s', type_schema, type_name,
+                           check_names[i], clause, CASE WHEN valid THEN '' ELSE ' NOT VALID' END);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+            RAISE EXCEPTION 'copying the constraint % (CHECK %) of the domain %.% of server %: %',
+                quote_ident(check_names[i]), check_clauses[i], quote_ident(type_schema), quote_ident(type_name),
+                quote_ident(server), failure
+                USING ERRCODE = state;
+        END;
+    END LOOP;
+    RAISE NOTICE 'created the domain %.% over % of server %', quote_ident(type_schema), quote_ident(type_name),
+        base_text, quote_ident(server);
+    IF cardinality(hidden) > 0 THEN
+        RAISE WARNING 'the domain %.% was made without its CHECK constraint(s) %: server % shows their text only to members of the type owner''s role',
+            quote_ident(type_schema), quote_ident(type_name),
+            (SELECT string_agg(quote_ident(h), ', ') FROM unnest(hidden) h), quote_ident(server)
+            USING HINT = 'Add them here with ALTER DOMAIN ... ADD CONSTRAINT (importing again keeps the domain as it is), or make the origin''s user a member of that role and make the domain again.';
+    END IF;
+END
+$$;
+
 -- Imports every table, view, materialized view and foreign table of
 -- `remote_schema` on `server` whose name matches the POSIX regular
 -- expression `include` and not `exclude` (partitions are left out: their
@@ -180,9 +368,13 @@ $$;
 -- on it; a relation of another kind under that name is an error. Matching
 -- nothing is an error too (a misspelt pattern should not pass for success).
 -- A foreign table's column names its remote type, which must exist here: so
--- every enum type the imported tables' columns use (directly or as arrays)
--- is made here first by sheetbridge.ensure_enum_type, with the remote
--- type's schema, name and labels.
+-- every enum and domain type the imported tables' columns use (directly, as
+-- arrays, or under a domain) is made here first, with the remote type's
+-- schema and name: enums by sheetbridge.ensure_enum_type (with their
+-- labels), then domains by sheetbridge.ensure_domain_type (base type, NOT
+-- NULL, default and CHECK constraints), a domain's base before the domain.
+-- A composite type that is not here is an error naming the column that
+-- uses it, before anything is made: those are made by hand.
 CREATE OR REPLACE PROCEDURE sheetbridge.import_foreign_tables(
     server name, remote_schema text, local_schema name, include text, exclude text DEFAULT NULL)
 LANGUAGE plpgsql
@@ -190,8 +382,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     names    text[];
-    enums    jsonb;
-    enum_type record;
+    used     jsonb;
+    found_types jsonb := '[]';
+    item     jsonb;
+    type_oid oid;
+    nsp      text;
+    rel      text;
     existing record;
     grants   text[] := '{}';
     g        text;
@@ -215,25 +411,66 @@ BEGIN
       AND NOT c.relispartition
       AND c.relname::text ~ include
       AND (exclude IS NULL OR c.relname::text !~ exclude);
-    -- The enum types of their columns (an array's too), each with its
-    -- labels in order.
-    WITH used AS (
-        SELECT DISTINCT t.oid, tn.nspname, t.typname
+    -- Every type their columns use, following arrays to their elements and
+    -- domains to their base types, with how deep it lies (a domain's base is
+    -- made before it) and the first column (by table and column name) that
+    -- leads to it: of those, the enum, domain and composite types.
+    WITH RECURSIVE types AS MATERIALIZED (
+        SELECT t.oid, t.typname, t.typtype, t.typlen, t.typelem, t.typbasetype, t.typtypmod, t.typnotnull,
+               t.typdefault, n.nspname
+        FROM pg_temp.sheetbridge_remote_type t JOIN pg_temp.sheetbridge_remote_namespace n ON n.oid = t.typnamespace
+    ), reach(typ, relname, attname, depth) AS (
+        SELECT a.atttypid, c.relname::text, a.attname::text, 0
         FROM pg_temp.sheetbridge_remote_class c
         JOIN pg_temp.sheetbridge_remote_namespace n ON n.oid = c.relnamespace
         JOIN pg_temp.sheetbridge_remote_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-        JOIN pg_temp.sheetbridge_remote_type t ON t.typtype = 'e' AND (t.oid = a.atttypid OR t.typarray = a.atttypid)
-        JOIN pg_temp.sheetbridge_remote_namespace tn ON tn.oid = t.typnamespace
         WHERE n.nspname = remote_schema AND c.relname::text = ANY (names)
+        UNION ALL
+        SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END, r.relname, r.attname, r.depth + 1
+        FROM reach r JOIN types t ON t.oid = r.typ
+        WHERE t.typtype = 'd' OR (t.typtype = 'b' AND t.typelem <> 0 AND t.typlen = -1)
     )
-    SELECT jsonb_agg(jsonb_build_object('schema', u.nspname, 'name', u.typname, 'labels', u.labels)
-                     ORDER BY u.nspname, u.typname)
-    INTO enums
-    FROM (SELECT used.nspname, used.typname,
-                 coalesce(array_agg(l.enumlabel::text ORDER BY l.enumsortorder)
-                          FILTER (WHERE l.enumlabel IS NOT NULL), '{}') AS labels
-          FROM used LEFT JOIN pg_temp.sheetbridge_remote_enum l ON l.enumtypid = used.oid
-          GROUP BY used.oid, used.nspname, used.typname) u;
+    SELECT jsonb_agg(jsonb_build_object(
+               'oid', t.oid::bigint, 'kind', t.typtype, 'schema', t.nspname, 'name', t.typname,
+               'table', u.first->>0, 'column', u.first->>1,
+               'base_schema', coalesce(e.nspname, b.nspname), 'base_name', coalesce(e.typname, b.typname),
+               'base_is_array', e.oid IS NOT NULL, 'typmod', t.typtypmod, 'not_null', t.typnotnull,
+               'default', t.typdefault)
+           ORDER BY u.depth DESC, t.nspname, t.typname)
+    INTO used
+    FROM (SELECT r.typ, max(r.depth) AS depth,
+                 (array_agg(jsonb_build_array(r.relname, r.attname) ORDER BY r.relname, r.attname))[1] AS first
+          FROM reach r GROUP BY r.typ) u
+    JOIN types t ON t.oid = u.typ AND t.typtype IN ('e', 'd', 'c')
+    LEFT JOIN types b ON b.oid = t.typbasetype AND t.typtype = 'd'
+    LEFT JOIN types e ON e.oid = b.typelem AND b.typtype = 'b' AND b.typlen = -1 AND b.typelem <> 0;
+    -- An enum's labels, in order; a domain's default (as the remote
+    -- deparses it now, names qualified) and CHECK constraints, by name. A
+    -- constraint's text is left NULL when the remote does not show it, or
+    -- when two constraints of that schema share its name (the view does not
+    -- tell them apart).
+    FOR item IN SELECT value FROM jsonb_array_elements(coalesce(used, '[]')) LOOP
+        type_oid := (item->>'oid')::oid;
+        IF item->>'kind' = 'e' THEN
+            item := item || jsonb_build_object('labels',
+                (SELECT coalesce(jsonb_agg(l.enumlabel::text ORDER BY l.enumsortorder), '[]')
+                 FROM pg_temp.sheetbridge_remote_enum l WHERE l.enumtypid = type_oid));
+        ELSIF item->>'kind' = 'd' THEN
+            nsp := item->>'schema';
+            rel := item->>'name';
+            item := item || jsonb_build_object(
+                'default', coalesce((SELECT d.domain_default FROM pg_temp.sheetbridge_remote_domains d
+                                     WHERE d.domain_schema = nsp AND d.domain_name = rel), item->>'default'),
+                'checks', (SELECT coalesce(jsonb_agg(jsonb_build_array(con.conname::text,
+                                  (SELECT CASE WHEN count(*) = 1 THEN min(cc.check_clause) END
+                                   FROM pg_temp.sheetbridge_remote_check_constraints cc
+                                   WHERE cc.constraint_schema = nsp AND cc.constraint_name = con.conname::text))
+                               ORDER BY con.conname), '[]')
+                           FROM pg_temp.sheetbridge_remote_constraint con
+                           WHERE con.contypid = type_oid AND con.contype = 'c'));
+        END IF;
+        found_types := found_types || item;
+    END LOOP;
     PERFORM sheetbridge.close_remote_catalog();
 
     IF NOT schema_found THEN
@@ -247,12 +484,31 @@ BEGIN
             USING ERRCODE = 'no_data_found';
     END IF;
 
-    FOR enum_type IN
-        SELECT e->>'schema' AS nsp, e->>'name' AS typ,
-               ARRAY(SELECT l FROM jsonb_array_elements_text(e->'labels') WITH ORDINALITY j(l, o) ORDER BY o) AS labels
-        FROM jsonb_array_elements(coalesce(enums, '[]')) e
-    LOOP
-        PERFORM sheetbridge.ensure_enum_type(enum_type.nsp, enum_type.typ, enum_type.labels, server);
+    -- Composite types are not made here: a missing one stops the import
+    -- before anything is made.
+    FOR item IN SELECT value FROM jsonb_array_elements(found_types) WHERE value->>'kind' = 'c' LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+                       WHERE n.nspname = item->>'schema' AND t.typname = item->>'name') THEN
+            RAISE EXCEPTION 'the column % of %.% on server % has the composite type %.%, which is not here: composite types must be created by hand before the import',
+                quote_ident(item->>'column'), quote_ident(remote_schema), quote_ident(item->>'table'),
+                quote_ident(server), quote_ident(item->>'schema'), quote_ident(item->>'name')
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'CREATE TYPE ... AS (...) with the origin''s schema, name and attributes, then import again.';
+        END IF;
+    END LOOP;
+    FOR item IN SELECT value FROM jsonb_array_elements(found_types) WHERE value->>'kind' = 'e' LOOP
+        PERFORM sheetbridge.ensure_enum_type(item->>'schema', item->>'name',
+            ARRAY(SELECT l FROM jsonb_array_elements_text(item->'labels') WITH ORDINALITY k(l, o) ORDER BY o), server);
+    END LOOP;
+    -- Deepest first: a domain's base type before the domain.
+    FOR item IN SELECT value FROM jsonb_array_elements(found_types) WITH ORDINALITY j(value, o)
+              WHERE value->>'kind' = 'd' ORDER BY o LOOP
+        PERFORM sheetbridge.ensure_domain_type(item->>'schema', item->>'name',
+            item->>'base_schema', item->>'base_name', (item->>'base_is_array')::boolean,
+            (item->>'typmod')::integer, (item->>'not_null')::boolean, item->>'default',
+            ARRAY(SELECT c->>0 FROM jsonb_array_elements(item->'checks') WITH ORDINALITY k(c, o) ORDER BY o),
+            ARRAY(SELECT c->>1 FROM jsonb_array_elements(item->'checks') WITH ORDINALITY k(c, o) ORDER BY o),
+            server);
     END LOOP;
 
     IF to_regnamespace(quote_ident(local_schema)) IS NULL THEN
@@ -662,7 +918,9 @@ $$;
 -- The stack's administrators call these; pg_cron's refresh jobs run
 -- refresh_table as sheetbridge_refresh.
 REVOKE ALL ON FUNCTION sheetbridge.open_remote_catalog(name), sheetbridge.close_remote_catalog(),
-    sheetbridge.source_key(regclass), sheetbridge.ensure_enum_type(name, name, text[], name) FROM PUBLIC;
+    sheetbridge.source_key(regclass), sheetbridge.ensure_enum_type(name, name, text[], name),
+    sheetbridge.ensure_domain_type(name, name, name, name, boolean, integer, boolean, text, text[], text[], name)
+    FROM PUBLIC;
 REVOKE ALL ON PROCEDURE sheetbridge.import_foreign_tables(name, text, name, text, text),
     sheetbridge.create_local_copy(regclass, text, text[]),
     sheetbridge.refresh_table(regclass, regclass, integer) FROM PUBLIC;

@@ -1,8 +1,8 @@
 -- sheetbridge.import_foreign_tables: a regular expression over the remote
--- catalog, exclusions, names that need quoting, re-running, the enum types
--- of the remote columns.
+-- catalog, exclusions, names that need quoting, re-running, the enum and
+-- domain types of the remote columns, composite types.
 BEGIN;
-SELECT plan(28);
+SELECT plan(44);
 
 CREATE FUNCTION pg_temp.foreign_tables(nsp name) RETURNS text[] LANGUAGE sql AS $$
     SELECT array_agg(c.relname::text ORDER BY c.relname::text COLLATE "C")
@@ -97,6 +97,83 @@ SELECT throws_ok(
     $$CALL sheetbridge.import_foreign_tables('origin', 'imp', 't_enums', '^moods$')$$,
     '42804', 'imp.mood exists and is not an enum type; on server origin it is one',
     'a type of another kind under the enum''s name is an error');
+
+-- The domain types the columns use are made here too, each after its base
+-- type: the remote schema and name, base type with its modifier, NOT NULL,
+-- default and CHECK constraints (names and texts as the origin has them).
+CREATE FUNCTION pg_temp.domain_def(typ text) RETURNS text LANGUAGE sql AS $$
+    SELECT concat_ws(' ', format_type(t.typbasetype, t.typtypmod),
+                     CASE WHEN t.typnotnull THEN 'NOT NULL' END, 'DEFAULT ' || t.typdefault,
+                     (SELECT string_agg(format('CONSTRAINT %I %s', c.conname, pg_get_constraintdef(c.oid)), ' '
+                                        ORDER BY c.conname)
+                      FROM pg_constraint c WHERE c.contypid = t.oid))
+    FROM pg_type t WHERE t.oid = to_regtype(typ) AND t.typtype = 'd'
+$$;
+SELECT ok(to_regtype('"Shop"."Positive Money"') IS NULL AND to_regtype('"Shop".label') IS NULL,
+    'no domain type of the origin is here before its tables are imported');
+CALL sheetbridge.import_foreign_tables('origin', 'dom', 't_domains', '^Priced Items$');
+SELECT is(pg_temp.foreign_tables('t_domains'), ARRAY['Priced Items'], 'a table with domain columns is imported');
+SELECT is(pg_temp.domain_def('"Shop"."Positive Money"'),
+    $$numeric(12,2) NOT NULL DEFAULT 0 CONSTRAINT "non-negative ""money""" CHECK ((VALUE >= (0)::numeric))$$,
+    'a domain over a type with a modifier: NOT NULL, default and a CHECK whose name needs quoting');
+SELECT is(pg_temp.domain_def('"Shop"."Small Money"'),
+    $$"Shop"."Positive Money" DEFAULT 0 CONSTRAINT "not 5; ever" CHECK (((VALUE)::numeric <> (5)::numeric)) NOT VALID CONSTRAINT "under 1000" CHECK (((VALUE)::numeric < (1000)::numeric))$$,
+    'a domain over another domain, made after it, with its constraints (NOT VALID kept)');
+SELECT is(pg_temp.domain_def('"Shop"."Open State"'),
+    $$"Shop"."Order State" DEFAULT 'new'::"Shop"."Order State" CONSTRAINT "Open State_check" CHECK ((VALUE <> 'Shipped "fast"'::"Shop"."Order State"))$$,
+    'a domain over an enum type, made after the enum');
+SELECT is(pg_temp.domain_def('"Shop".label'),
+    $$character varying(80) CONSTRAINT label_check CHECK (((VALUE)::text !~ '^\s*$|;--'::text))$$,
+    'a domain only an array column uses, its CHECK holding ; -- and a backslash in a string');
+SELECT is(pg_temp.domain_def('"Shop".code'), 'text',
+    'a domain whose CHECK the origin does not show its user is made without it (with a WARNING)');
+SELECT is((SELECT format('%s %s %s %s %s', price, small, state, labels, code) FROM t_domains."Priced Items" WHERE id = 1),
+    $$12.50 7.00 it's paid {a,"b c"} AB$$, 'the domain and domain array columns read the remote values');
+SELECT throws_ok($$SELECT 2000::"Shop"."Small Money"$$, '23514', NULL,
+    'the copied CHECK constraints hold here');
+
+-- A domain here over the same base type is kept as it is; one over another
+-- base type, or a type of another kind under its name, is an error.
+CREATE TEMP TABLE domain_before AS SELECT to_regtype('"Shop"."Small Money"')::oid AS oid;
+CALL sheetbridge.import_foreign_tables('origin', 'dom', 't_domains', '^Priced Items$');
+SELECT is(to_regtype('"Shop"."Small Money"')::oid, (SELECT oid FROM domain_before),
+    're-running keeps the domains made before');
+DROP DOMAIN "Shop"."Small Money" CASCADE;
+CREATE DOMAIN "Shop"."Small Money" AS integer;
+SELECT throws_ok(
+    $$CALL sheetbridge.import_foreign_tables('origin', 'dom', 't_domains', '^Priced Items$')$$,
+    '42804', '"Shop"."Small Money" here is a domain over integer; on server origin it is a domain over "Shop"."Positive Money"',
+    'a domain here over another base type is an error naming both');
+DROP DOMAIN "Shop"."Small Money";
+CREATE TYPE "Shop"."Small Money" AS ENUM ('small');
+SELECT throws_ok(
+    $$CALL sheetbridge.import_foreign_tables('origin', 'dom', 't_domains', '^Priced Items$')$$,
+    '42804', '"Shop"."Small Money" here is an enum type; on server origin it is a domain over "Shop"."Positive Money"',
+    'a type of another kind under a domain''s name is an error');
+
+-- A composite type is made by hand; a missing one stops the import first.
+SELECT throws_ok(
+    $$CALL sheetbridge.import_foreign_tables('origin', 'dom', 't_composite', '^Shipments$')$$,
+    '42704', 'the column "to" of dom."Shipments" on server origin has the composite type "Shop"."Post Address", which is not here: composite types must be created by hand before the import',
+    'a composite type that is not here is an error naming the table, column and type');
+SELECT ok(to_regnamespace('t_composite') IS NULL, 'nothing is imported when a composite type is missing');
+CREATE TYPE "Shop"."Post Address" AS (street text, city text);
+CALL sheetbridge.import_foreign_tables('origin', 'dom', 't_composite', '^Shipments$');
+SELECT is((SELECT ("to").city FROM t_composite."Shipments" WHERE id = 1), 'Springfield',
+    'with the composite type made by hand, the table is imported and read');
+
+-- Remote text put into DDL must be one expression.
+SELECT is(ARRAY[sheetbridge.is_one_expression($$((VALUE >= (0)::numeric))$$),
+                sheetbridge.is_one_expression($$(VALUE <> 'a;b--''c' AND "x;y" = E'\';')$$),
+                sheetbridge.is_one_expression($$(1); DROP TABLE t$$),
+                sheetbridge.is_one_expression($$E'\'' ; SELECT 1 --'$$),
+                sheetbridge.is_one_expression($$somee'\' ; SELECT 1 --'$$),
+                sheetbridge.is_one_expression('$x$;$x$'),
+                sheetbridge.is_one_expression('(1) -- x'),
+                sheetbridge.is_one_expression('(1) /* x */'),
+                sheetbridge.is_one_expression($$'unclosed$$)],
+    ARRAY[true, true, false, false, false, false, false, false, false],
+    'remote expressions are refused where they could end the statement or hide part of it');
 
 -- Errors name the thing.
 SELECT throws_ok(
