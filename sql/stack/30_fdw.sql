@@ -48,45 +48,40 @@ CREATE OR REPLACE FUNCTION sheetbridge.open_remote_catalog(server name) RETURNS 
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    t record;
 BEGIN
     PERFORM sheetbridge.close_remote_catalog();
-    EXECUTE format(
-        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_namespace (oid oid, nspname name) '
-        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_namespace');
-    EXECUTE format(
-        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_class '
-        '(oid oid, relname name, relnamespace oid, relkind "char", relispartition boolean) '
-        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_class');
-    EXECUTE format(
-        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_constraint '
-        '(conname name, connamespace oid, conrelid oid, contypid oid, contype "char", conkey int2[]) '
-        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_constraint');
-    EXECUTE format(
-        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_attribute '
-        '(attrelid oid, attnum int2, attname name, atttypid oid, attisdropped boolean) '
-        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_attribute');
-    EXECUTE format(
-        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_type '
-        '(oid oid, typname name, typnamespace oid, typtype "char", typlen int2, typelem oid, typarray oid, '
-        'typbasetype oid, typtypmod int4, typnotnull boolean, typdefault text) '
-        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_type');
-    EXECUTE format(
-        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_enum (enumtypid oid, enumsortorder real, enumlabel name) '
-        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'pg_catalog', 'pg_enum');
     -- domain_default is pg_get_expr(typdefaultbin), deparsed on the remote
     -- with postgres_fdw's search_path (pg_catalog): names outside it come
     -- schema-qualified. check_clause is pg_get_constraintdef() without its
     -- leading `CHECK `, shown only for types the remote user's roles own.
-    EXECUTE format(
-        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_domains (domain_schema text, domain_name text, domain_default text) '
-        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'information_schema', 'domains');
-    EXECUTE format(
-        'CREATE FOREIGN TABLE pg_temp.sheetbridge_remote_check_constraints '
-        '(constraint_schema text, constraint_name text, check_clause text) '
-        'SERVER %I OPTIONS (schema_name %L, table_name %L)', server, 'information_schema', 'check_constraints');
+    FOR t IN
+        SELECT * FROM (VALUES
+            ('namespace', 'oid oid, nspname name', 'pg_catalog', 'pg_namespace'),
+            ('class', 'oid oid, relname name, relnamespace oid, relkind "char", relispartition boolean',
+             'pg_catalog', 'pg_class'),
+            ('constraint', 'conname name, connamespace oid, conrelid oid, contypid oid, contype "char", conkey int2[]',
+             'pg_catalog', 'pg_constraint'),
+            ('attribute', 'attrelid oid, attnum int2, attname name, atttypid oid, attisdropped boolean',
+             'pg_catalog', 'pg_attribute'),
+            ('type', 'oid oid, typname name, typnamespace oid, typtype "char", typlen int2, typelem oid, '
+                     'typarray oid, typbasetype oid, typtypmod int4, typnotnull boolean, typdefault text',
+             'pg_catalog', 'pg_type'),
+            ('enum', 'enumtypid oid, enumsortorder real, enumlabel name', 'pg_catalog', 'pg_enum'),
+            ('domains', 'domain_schema text, domain_name text, domain_default text',
+             'information_schema', 'domains'),
+            ('check_constraints', 'constraint_schema text, constraint_name text, check_clause text',
+             'information_schema', 'check_constraints')
+        ) AS d(name, columns, remote_schema, remote_table)
+    LOOP
+        EXECUTE format('CREATE FOREIGN TABLE pg_temp.%I (%s) SERVER %I OPTIONS (schema_name %L, table_name %L)',
+                       'sheetbridge_remote_' || t.name, t.columns, server, t.remote_schema, t.remote_table);
+    END LOOP;
 END
 $$;
 
+-- Drops the foreign tables sheetbridge.open_remote_catalog() made in this session.
 CREATE OR REPLACE FUNCTION sheetbridge.close_remote_catalog() RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -94,13 +89,12 @@ AS $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['sheetbridge_remote_namespace', 'sheetbridge_remote_class',
-                             'sheetbridge_remote_constraint', 'sheetbridge_remote_attribute',
-                             'sheetbridge_remote_type', 'sheetbridge_remote_enum',
-                             'sheetbridge_remote_domains', 'sheetbridge_remote_check_constraints'] LOOP
-        IF to_regclass('pg_temp.' || t) IS NOT NULL THEN
-            EXECUTE format('DROP FOREIGN TABLE pg_temp.%I', t);
-        END IF;
+    FOR t IN
+        SELECT c.relname FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = pg_catalog.pg_my_temp_schema() AND c.relkind = 'f'
+          AND c.relname LIKE 'sheetbridge\_remote\_%'
+    LOOP
+        EXECUTE format('DROP FOREIGN TABLE pg_temp.%I', t);
     END LOOP;
 END
 $$;
