@@ -297,19 +297,20 @@ async fn pass(
     // The table and the base are streamed past the sheet: a row that reads the
     // same on all three sides needs nothing, so only rows that differ somewhere
     // are kept for the merge (memory follows the changes, not the table).
-    let (table_rows, mut base, unchanged, table_count) =
-        narrow(conn, pair, &schema, &columns, &sheet.rows, &decided).await?;
     let sheet_count = sheet.rows.len();
-    let mut sheet_rows: merge::Snapshot = HashMap::new();
-    let wanted = |k: &Key| !unchanged.contains(k);
-    if matches!(side, SheetSide::Google { .. }) {
-        // A tab is written from the plan and the row order: its rows are not needed after the merge.
-        sheet_rows = std::mem::take(&mut sheet.rows).into_iter().filter(|(k, _)| wanted(k)).collect();
-    } else {
-        sheet_rows.extend(sheet.rows.iter().filter(|(k, _)| wanted(k)).map(|(k, r)| (k.clone(), r.clone())));
-    }
+    let (table_rows, mut base, unchanged, table_count) =
+        narrow(conn, pair, &schema, &columns, &mut sheet.rows, &decided).await?;
     let unchanged_rows = unchanged.len();
-    drop(unchanged);
+    let sheet_rows = if matches!(side, SheetSide::Google { .. }) {
+        // A tab is written from the plan, by key: its rows are not needed after the merge.
+        drop(unchanged);
+        std::mem::take(&mut sheet.rows)
+    } else {
+        // A workbook's sheet is rewritten whole, from all of its rows.
+        let differing = sheet.rows.clone();
+        sheet.rows.extend(unchanged);
+        differing
+    };
 
     let decided_holds = settle(&schema, &decisions, &mut base, &table_rows, &sheet_rows)?;
     // The rows a decided hold needs after the merge, which takes the rest.
@@ -397,18 +398,20 @@ async fn pass(
 /// The table is scanned in one snapshot: a row equal to the sheet's row under
 /// its key is only noted (`agreed`), any other row is kept. The base is then
 /// streamed: an agreed row whose base is the same is unchanged on all three
-/// sides and dropped everywhere; any other base row is kept, and an agreed row
-/// with a different or no base gets its table row back (the sheet's, which it
-/// equals). Keys a person decided on are always kept. Returns the table rows,
-/// the base rows, the unchanged keys and how many rows the table has.
+/// sides, so its sheet row moves out of `sheet` into the rows returned as
+/// unchanged, and nothing else of it is kept; any other base row is kept, and
+/// an agreed row with a different or no base gets its table row back (the
+/// sheet's, which it equals). Keys a person decided on are always kept.
+/// Returns the table rows, the base rows, the unchanged sheet rows and how
+/// many rows the table has; `sheet` is left with the rows that differ somewhere.
 async fn narrow(
     conn: &mut PgConn,
     pair: &PairConfig,
     schema: &TableSchema,
     columns: &[String],
-    sheet: &merge::Snapshot,
+    sheet: &mut merge::Snapshot,
     decided: &HashSet<Key>,
-) -> Result<(merge::Snapshot, state::BaseRows, HashSet<Key>, u64), Error> {
+) -> Result<(merge::Snapshot, state::BaseRows, merge::Snapshot, u64), Error> {
     let mut table_rows: merge::Snapshot = HashMap::new();
     let mut agreed: HashSet<Key> = HashSet::with_capacity(sheet.len());
     let table_count = table::scan(conn, &pair.table, schema, columns, |key, row| {
@@ -421,11 +424,13 @@ async fn narrow(
     })
     .await?;
     let mut base: state::BaseRows = HashMap::new();
-    let mut unchanged: HashSet<Key> = HashSet::new();
+    let mut unchanged: merge::Snapshot = HashMap::new();
     state::scan_base(conn.client(), &pair.name, schema, |key, row| {
         match agreed.take(&key) {
             Some(key) if sheet.get(&key) == Some(&row) => {
-                unchanged.insert(key);
+                if let Some((key, row)) = sheet.remove_entry(&key) {
+                    unchanged.insert(key, row);
+                }
             }
             Some(key) => {
                 table_rows.insert(key.clone(), sheet[&key].clone());

@@ -572,8 +572,14 @@ fn each_pass_counts_its_own_api_calls_when_pairs_share_a_client() {
     let file = file.to_str().expect("utf-8");
     google.ok(&["sync", "--config", file]);
 
-    // Both pairs' passes run at once on one client; each counts only its own requests.
+    // Both pairs' passes run at once on one client; each counts only its own requests. Slow
+    // answers make sure the two passes overlap.
     google.emulator.clear_requests();
+    google.emulator.faults().push(sheetbridge_sheets_emulator::Fault::latency(
+        sheetbridge_sheets_emulator::Route::Sheets,
+        std::time::Duration::from_millis(200),
+        20,
+    ));
     let out = google.run(&crate::serve::serve_once(file));
     let log = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{log}");

@@ -472,12 +472,12 @@ pub(crate) async fn connect_forwarding(
 ) -> Result<PgConn, Error> {
     let target = config.to_string();
     let with_password;
-    let config = match (&config.password, fallback_password(config)) {
-        (None, Some(password)) => {
+    let config = match fallback_password(config) {
+        Some(password) => {
             with_password = PgConfig { password: Some(password), ..config.clone() };
             &with_password
         }
-        _ => config,
+        None => config,
     };
     let pg = config.to_tokio();
     let what = || format!("connect to {target}");

@@ -189,19 +189,18 @@ where
     let bad = |e: serde_json::Error| {
         Error::new(ErrorKind::Other, format!("{}: a stored row is not in sheetbridge's form: {e}", what()))
     };
-    let what_key = || format!("the base of `{}`", schema.name);
     let mut n = 0u64;
     while let Some(r) = rows.next().await {
         let r = r.context(what)?;
         // Parsed in place, no JSON tree: the base of a large pair is read on every pass.
         let key: Vec<Stored> = serde_json::from_slice(r.get::<_, JsonText>(0).0).map_err(bad)?;
         let row: HashMap<Name, Stored> = serde_json::from_slice(r.get::<_, JsonText>(1).0).map_err(bad)?;
-        let columns = key_columns(schema, key.len(), &what_key)?;
+        let columns = key_columns(schema, key.len(), &what)?;
         let key = columns
             .iter()
             .zip(&key)
             .map(|(c, t)| match &t.0 {
-                Some(t) => parse_stored(c, t, &what_key),
+                Some(t) => parse_stored(c, t, &what),
                 None => Ok(Value::Null),
             })
             .collect::<Result<Vec<_>, _>>()?;
